@@ -1,0 +1,1 @@
+//! Criterion benchmarks live in `benches/`; filled in by the benchmarks issue.

@@ -1,0 +1,51 @@
+//! `faultline`: the one binary. Exit codes: 0 ok, 1 a check failed, 2 bad
+//! input or environment (bad address, port in use, server unreachable).
+
+mod client;
+mod exit;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::Failure;
+
+/// Deterministic simulation testing and conformance for gRPC (the tutorial's
+/// Greeter and RouteGuide on tonic).
+#[derive(Debug, Parser)]
+#[command(name = "faultline", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve a tutorial service over real TCP until Ctrl-C or SIGTERM.
+    Serve(serve::ServeArgs),
+    /// Run the tutorial's client against a server over real TCP.
+    Client(client::ClientArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return Failure::environment(e.into()).report(),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Client(args) => client::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}

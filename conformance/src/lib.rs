@@ -1,0 +1,1 @@
+//! Conformance against recorded grpcio transcripts (see ARCHITECTURE.md); filled in by the conformance issue.

@@ -1,0 +1,172 @@
+//! `routeguide.RouteGuide` with the reference semantics.
+//!
+//! The per-method rules live in plain functions and types ([`get_feature`],
+//! [`list_features`], [`ChatState`], [`crate::geo::RouteAccumulator`]) so they
+//! can be tested without a transport; the tonic handlers only move messages.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use faultline_proto::routeguide::route_guide_server;
+use faultline_proto::routeguide::{Feature, Point, Rectangle, RouteNote, RouteSummary};
+use futures::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::clock::{Clock, SystemClock};
+use crate::db::FeatureDb;
+use crate::geo::RouteAccumulator;
+use crate::mutant::Mutant;
+
+/// The answer to GetFeature: the feature at exactly `point`, or an unnamed
+/// feature that echoes the requested location.
+pub fn get_feature(db: &FeatureDb, point: Point, mutant: Option<Mutant>) -> Feature {
+    match db.feature_at(&point) {
+        Some(feature) => feature.clone(),
+        None if mutant == Some(Mutant::DefaultFeatureOnMiss) => Feature::default(),
+        None => Feature { name: String::new(), location: Some(point) },
+    }
+}
+
+/// The answer to ListFeatures: every feature inside the rectangle, edges
+/// included, corners in either order, in database order.
+pub fn list_features(db: &FeatureDb, rect: &Rectangle, mutant: Option<Mutant>) -> Vec<Feature> {
+    let lo = rect.lo.unwrap_or_default();
+    let hi = rect.hi.unwrap_or_default();
+    let left = lo.longitude.min(hi.longitude);
+    let right = lo.longitude.max(hi.longitude);
+    let top = lo.latitude.max(hi.latitude);
+    let bottom = lo.latitude.min(hi.latitude);
+    let exclusive = mutant == Some(Mutant::ExclusiveEdges);
+    let inside = |p: Point| {
+        if exclusive {
+            p.longitude > left && p.longitude < right && p.latitude > bottom && p.latitude < top
+        } else {
+            p.longitude >= left && p.longitude <= right && p.latitude >= bottom && p.latitude <= top
+        }
+    };
+    let mut found: Vec<Feature> =
+        db.features().iter().filter(|f| inside(f.location.unwrap_or_default())).cloned().collect();
+    if mutant == Some(Mutant::DropLastMessage) {
+        found.pop();
+    }
+    found
+}
+
+/// One RouteChat call's memory of the notes it has received.
+#[derive(Debug, Clone, Default)]
+pub struct ChatState {
+    notes: Vec<RouteNote>,
+}
+
+impl ChatState {
+    /// Takes the next incoming note and returns the replies it causes: every
+    /// earlier note at the same location, in arrival order. The new note is
+    /// recorded but never echoed (unless the `EchoNewNote` mutant is on).
+    pub fn receive(&mut self, note: RouteNote, mutant: Option<Mutant>) -> Vec<RouteNote> {
+        let mut replies: Vec<RouteNote> =
+            self.notes.iter().filter(|prev| prev.location == note.location).cloned().collect();
+        if mutant == Some(Mutant::EchoNewNote) {
+            replies.push(note.clone());
+        }
+        self.notes.push(note);
+        replies
+    }
+}
+
+/// A boxed stream of responses, as tonic's generated traits want them.
+pub type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// The tutorial's RouteGuide.
+#[derive(Debug, Clone)]
+pub struct RouteGuide {
+    db: Arc<FeatureDb>,
+    clock: Arc<dyn Clock>,
+    mutant: Option<Mutant>,
+    /// Only used by the `SharedChat` mutant.
+    shared_chat: Arc<Mutex<ChatState>>,
+}
+
+impl RouteGuide {
+    /// A RouteGuide over `db`, timing RecordRoute with `clock`.
+    pub fn new(db: Arc<FeatureDb>, clock: Arc<dyn Clock>) -> Self {
+        Self { db, clock, mutant: None, shared_chat: Arc::default() }
+    }
+
+    /// The reference database on the machine's clock, as `faultline serve` runs it.
+    pub fn reference() -> Self {
+        Self::new(Arc::new(FeatureDb::reference()), Arc::new(SystemClock::new()))
+    }
+
+    /// The same service with a deliberate bug switched on.
+    pub fn with_mutant(mut self, mutant: Option<Mutant>) -> Self {
+        self.mutant = mutant;
+        self
+    }
+
+    /// The database this service answers from.
+    pub fn db(&self) -> &Arc<FeatureDb> {
+        &self.db
+    }
+
+    /// This service as a tonic service, ready to add to any server.
+    pub fn into_service(self) -> route_guide_server::RouteGuideServer<Self> {
+        route_guide_server::RouteGuideServer::new(self)
+    }
+}
+
+#[tonic::async_trait]
+impl route_guide_server::RouteGuide for RouteGuide {
+    async fn get_feature(&self, request: Request<Point>) -> Result<Response<Feature>, Status> {
+        Ok(Response::new(get_feature(&self.db, request.into_inner(), self.mutant)))
+    }
+
+    type ListFeaturesStream = ResponseStream<Feature>;
+
+    async fn list_features(
+        &self,
+        request: Request<Rectangle>,
+    ) -> Result<Response<Self::ListFeaturesStream>, Status> {
+        let found = list_features(&self.db, request.get_ref(), self.mutant);
+        Ok(Response::new(Box::pin(futures::stream::iter(found.into_iter().map(Ok)))))
+    }
+
+    async fn record_route(
+        &self,
+        request: Request<Streaming<Point>>,
+    ) -> Result<Response<RouteSummary>, Status> {
+        let start = self.clock.now();
+        let mut points = request.into_inner();
+        let mut route = RouteAccumulator::new(self.mutant);
+        while let Some(point) = points.message().await? {
+            route.push(&self.db, point);
+        }
+        let elapsed = self.clock.now().saturating_sub(start).as_secs();
+        let elapsed = i32::try_from(elapsed).unwrap_or(i32::MAX);
+        Ok(Response::new(route.finish(elapsed)))
+    }
+
+    type RouteChatStream = ResponseStream<RouteNote>;
+
+    async fn route_chat(
+        &self,
+        request: Request<Streaming<RouteNote>>,
+    ) -> Result<Response<Self::RouteChatStream>, Status> {
+        let mut notes = request.into_inner();
+        let mutant = self.mutant;
+        let shared = self.shared_chat.clone();
+        let replies = async_stream::try_stream! {
+            let mut own = ChatState::default();
+            while let Some(note) = notes.message().await? {
+                let out = if mutant == Some(Mutant::SharedChat) {
+                    shared.lock().expect("chat lock is never poisoned").receive(note, mutant)
+                } else {
+                    own.receive(note, mutant)
+                };
+                for reply in out {
+                    yield reply;
+                }
+            }
+        };
+        Ok(Response::new(Box::pin(replies)))
+    }
+}

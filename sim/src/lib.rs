@@ -1,0 +1,1 @@
+//! Deterministic simulation harness (see ARCHITECTURE.md); filled in by the simulation issue.
