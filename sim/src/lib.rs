@@ -1,1 +1,9 @@
-//! Deterministic simulation harness (see ARCHITECTURE.md); filled in by the simulation issue.
+//! Deterministic simulation of the tutorial services on tonic inside turmoil.
+//!
+//! A run is a function of (scenario, seed): the same pair always produces the
+//! same event trace. Nothing here reads the wall clock, OS randomness or a
+//! `HashMap`'s iteration order.
+
+pub mod net;
+pub mod proxy;
+pub mod trace;

@@ -1,0 +1,1 @@
+//! HTTP/2-aware fault proxy (in progress).
