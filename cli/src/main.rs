@@ -4,6 +4,8 @@
 mod client;
 mod exit;
 mod serve;
+mod sweep;
+mod table;
 
 use std::process::ExitCode;
 
@@ -22,6 +24,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run scenarios over seeds in the simulator; print a table; exit 1 on failure.
+    Run(sweep::RunArgs),
+    /// Replay one scenario and seed verbosely, optionally writing a timeline.
+    Replay(sweep::ReplayArgs),
+    /// List the scenario catalogue.
+    List,
     /// Serve a tutorial service over real TCP until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
     /// Run the tutorial's client against a server over real TCP.
@@ -34,16 +42,33 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
+    // The simulator builds its own runtimes (one per simulated host).
+    let command = match cli.command {
+        Command::Run(args) => return finish(sweep::run_cmd(args)),
+        Command::Replay(args) => return finish(sweep::replay_cmd(args)),
+        Command::List => {
+            for s in faultline_sim::catalogue::catalogue() {
+                println!("{:<18} {}", s.name, s.description);
+            }
+            return ExitCode::SUCCESS;
+        }
+        other => other,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return Failure::environment(e.into()).report(),
     };
     let result = runtime.block_on(async {
-        match cli.command {
+        match command {
             Command::Serve(args) => serve::run(args).await,
             Command::Client(args) => client::run(args).await,
+            Command::Run(_) | Command::Replay(_) | Command::List => unreachable!("handled above"),
         }
     });
+    finish(result)
+}
+
+fn finish(result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(),

@@ -7,7 +7,8 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A known-buggy deviation from the reference semantics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Mutant {
     /// RecordRoute truncates each segment's distance instead of the sum.
     SegmentTruncation,

@@ -4,6 +4,17 @@
 //! same event trace. Nothing here reads the wall clock, OS randomness or a
 //! `HashMap`'s iteration order.
 
+pub mod catalogue;
+pub mod check;
+pub mod model;
 pub mod net;
 pub mod proxy;
+pub mod runner;
+pub mod scenario;
+pub mod server;
+pub mod timeline;
 pub mod trace;
+pub mod workload;
+
+pub use runner::{RunReport, run};
+pub use scenario::{Expect, Fault, Scenario};

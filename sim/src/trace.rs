@@ -44,7 +44,9 @@ impl fmt::Display for Event {
         let t = Duration::from_micros(self.at_us);
         write!(f, "{:>10.6}s {:<9} ", t.as_secs_f64(), self.host)?;
         match &self.kind {
-            EventKind::Connect { to, ok } => write!(f, "connect -> {to} {}", if *ok { "ok" } else { "failed" }),
+            EventKind::Connect { to, ok } => {
+                write!(f, "connect -> {to} {}", if *ok { "ok" } else { "failed" })
+            }
             EventKind::CallStart { call, method } => write!(f, "call #{call} {method} start"),
             EventKind::Sent { call, seq, message } => write!(f, "call #{call} sent[{seq}] {message}"),
             EventKind::Received { call, seq, message } => write!(f, "call #{call} recv[{seq}] {message}"),

@@ -2,3 +2,4 @@
 
 mod serve_client;
 mod support;
+mod sweep;

@@ -1,0 +1,63 @@
+//! The scenario x seeds table `faultline run` prints.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+/// One scenario's line.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub scenario: String,
+    pub seeds: usize,
+    pub verdict: String,
+    pub calls: usize,
+    pub failed_calls: usize,
+    pub faults: String,
+    pub sim_time: Duration,
+    pub wall_time: Duration,
+}
+
+/// Renders rows as an aligned plain-text table.
+pub fn render(rows: &[Row]) -> String {
+    let header = ["scenario", "seeds", "result", "calls", "failed", "faults fired", "sim time", "wall time"];
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.scenario.clone(),
+                r.seeds.to_string(),
+                r.verdict.clone(),
+                r.calls.to_string(),
+                r.failed_calls.to_string(),
+                if r.faults.is_empty() { "-".to_owned() } else { r.faults.clone() },
+                format!("{:.1}s", r.sim_time.as_secs_f64()),
+                format!("{:.2}s", r.wall_time.as_secs_f64()),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |out: &mut String, row: &[String]| {
+        let mut text = String::new();
+        for (i, (c, w)) in row.iter().zip(widths).enumerate() {
+            let pad = w - c.chars().count();
+            // Numbers right-aligned, words left-aligned.
+            if matches!(i, 1 | 3 | 4 | 6 | 7) {
+                let _ = write!(text, "{}{c}  ", " ".repeat(pad));
+            } else {
+                let _ = write!(text, "{c}{}  ", " ".repeat(pad));
+            }
+        }
+        let _ = writeln!(out, "{}", text.trim_end());
+    };
+    line(&mut out, &header.map(str::to_owned));
+    line(&mut out, &widths.map(|w| "-".repeat(w)));
+    for row in &cells {
+        line(&mut out, row);
+    }
+    out
+}

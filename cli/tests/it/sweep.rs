@@ -1,0 +1,154 @@
+//! `faultline run`, `replay` and `list` as a user sees them.
+
+use crate::support::{faultline, run, stderr};
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The table with wall times (the only non-deterministic figures) masked.
+fn mask_wall_times(table: &str) -> String {
+    table
+        .lines()
+        .map(|line| {
+            if line.ends_with("s wall") {
+                return "N runs in <wall> wall".to_owned();
+            }
+            match line.rsplit_once("  ") {
+                Some((rest, last))
+                    if last.ends_with('s') && last.trim_end_matches('s').parse::<f64>().is_ok() =>
+                {
+                    format!("{rest}  <wall>")
+                }
+                _ => line.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn run_prints_a_table_and_exits_0_when_every_expectation_holds() {
+    let out = run(faultline().args(["run", "smoke", "canary", "--seeds", "2"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // smoke: 3 clients x 30 calls x 2 seeds = 180 calls, none failed; the
+    // canary's truncating service is caught on both seeds.
+    insta::assert_snapshot!(mask_wall_times(&stdout(&out)));
+}
+
+#[test]
+fn a_failing_scenario_exits_1_and_prints_the_seed_and_replay_command() {
+    let dir = std::env::temp_dir().join(format!("faultline-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("echo.toml");
+    std::fs::write(&file, "name = \"echo\"\nmutant = \"echo-new-note\"\n").unwrap();
+    let out = run(faultline().args(["run", "--seed", "3", "--file"]).arg(&file));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("FAILED echo SEED=3"), "{text}");
+    assert!(text.contains("[chat]"), "{text}");
+    assert!(text.contains("replay: cargo run --release -- replay"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_input_to_run_and_replay_is_one_line_and_exit_code_2() {
+    let dir = std::env::temp_dir().join(format!("faultline-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let malformed = dir.join("malformed.toml");
+    std::fs::write(&malformed, "clients = [").unwrap();
+    let invalid = dir.join("invalid.toml");
+    std::fs::write(&invalid, "clients = 0").unwrap();
+    let m = malformed.to_str().unwrap();
+    let i = invalid.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["run", "no-such-scenario"], "unknown scenario `no-such-scenario`"),
+        (vec!["run", "--seed", "banana"], "is not a seed"),
+        (vec!["run", "--shard", "4/4"], "is not a shard"),
+        (vec!["run", "--shard", "x"], "is not a shard"),
+        (vec!["run", "--seeds", "0"], "--seeds must be at least 1"),
+        (vec!["run", "--file", "/nonexistent/s.toml"], "cannot read scenario file"),
+        (vec!["run", "--file", m], "malformed scenario"),
+        (vec!["run", "--file", i], "clients must be between 1 and 64"),
+        (vec!["replay", "smoke"], "--seed"),
+        (vec!["replay", "nope", "--seed", "1"], "unknown scenario"),
+    ];
+    for (args, message) in cases {
+        let out = run(faultline().args(&args));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: expected {message:?} in {err:?}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn trace_hash(args: &[&str]) -> String {
+    let out = run(faultline().args(args));
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).lines().find(|l| l.starts_with("trace hash")).expect("a trace hash line").to_owned()
+}
+
+#[test]
+fn a_seed_replays_identically_in_two_separate_processes() {
+    for scenario in ["chaos", "crash-bounce"] {
+        let args = ["replay", scenario, "--seed", "0x2a"];
+        assert_eq!(trace_hash(&args), trace_hash(&args), "{scenario}");
+    }
+}
+
+#[test]
+fn shards_are_disjoint_and_cover_every_run() {
+    let runs = |shard: &str| -> Vec<(String, u64)> {
+        let out =
+            run(faultline().args(["run", "smoke", "latency", "--seeds", "3", "--json", "--shard", shard]));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["scenario"].as_str().unwrap().to_owned(), r["seed"].as_u64().unwrap()))
+            .collect()
+    };
+    let mut all: Vec<(String, u64)> = ["0/3", "1/3", "2/3"].iter().flat_map(|s| runs(s)).collect();
+    all.sort();
+    let mut expected: Vec<(String, u64)> =
+        ["latency", "smoke"].iter().flat_map(|s| (0..3).map(move |seed| (s.to_string(), seed))).collect();
+    expected.sort();
+    assert_eq!(all, expected);
+}
+
+#[test]
+fn replay_writes_a_timeline() {
+    let path = std::env::temp_dir().join(format!("faultline-timeline-{}.html", std::process::id()));
+    let out = run(faultline().args(["replay", "partition", "--seed", "1", "--timeline"]).arg(&path));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&path).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg"), "{}", &html[..200.min(html.len())]);
+    assert!(html.contains("partition"));
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn list_names_every_scenario() {
+    let out = run(faultline().arg("list"));
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for name in [
+        "smoke",
+        "latency",
+        "reorder",
+        "partition",
+        "crash-bounce",
+        "lossy",
+        "rst-stream",
+        "goaway",
+        "frame-reorder",
+        "deadline",
+        "chaos",
+        "canary",
+    ] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing from:\n{text}");
+    }
+}

@@ -1,0 +1,87 @@
+//! The named scenarios `faultline run` sweeps by default. Each fault of the
+//! catalogue appears in at least one of them; `canary` must be caught.
+
+use std::time::Duration;
+
+use faultline_services::Mutant;
+
+use crate::proxy::ProxyFault;
+use crate::scenario::{Expect, Fault, Scenario};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Every named scenario, in the order the table shows them.
+pub fn catalogue() -> Vec<Scenario> {
+    vec![
+        Scenario::new("smoke").description("no faults: every call must succeed with the model's answer"),
+        Scenario::new("latency")
+            .description("client links slow to 40-120 ms for 3 s, on top of 1-5 ms jitter")
+            .fault(ms(200), ms(3_000), Fault::Latency { latency_ms: 40, jitter_ms: 80 }),
+        Scenario::new("reorder")
+            .description("links held then released: messages of many connections arrive at once, reordered")
+            .fault(ms(150), ms(300), Fault::Hold)
+            .fault(ms(900), ms(250), Fault::Hold),
+        Scenario::new("partition")
+            .description("a two-way partition, then a one-way one (server to clients), each repaired")
+            .fault(ms(150), ms(1_500), Fault::Partition { oneway: false })
+            .fault(ms(2_500), ms(1_500), Fault::Partition { oneway: true }),
+        Scenario::new("crash-bounce")
+            .description("the server crashes mid-workload and restarts with empty per-call state")
+            .fault(ms(120), ms(800), Fault::CrashBounce),
+        Scenario::new("lossy")
+            .description(
+                "client links drop messages at random for 2 s; keepalive and deadlines keep calls finite",
+            )
+            .fault(ms(100), ms(2_000), Fault::Loss { rate: 0.05 }),
+        Scenario::new("rst-stream")
+            .description("a proxy resets every second stream after its 2nd server message")
+            .proxy_fault(ProxyFault::RstStream { after_messages: 2, every: 2 }),
+        Scenario::new("goaway")
+            .description("a proxy sends GOAWAY after 40 frames of each connection; clients must reconnect")
+            .proxy_fault(ProxyFault::GoAway { after_frames: 40 }),
+        Scenario::new("connection-reset")
+            .description("a proxy cuts each connection after 1200 bytes from the server, mid-stream")
+            .proxy_fault(ProxyFault::ConnectionReset { after_bytes: 1_200 }),
+        Scenario::new("frame-reorder")
+            .description("a proxy reorders and delays HTTP/2 DATA frames across the streams of a connection")
+            .concurrency(6)
+            .think(ms(20))
+            .proxy_fault(ProxyFault::FrameReorder { window: 4, max_delay_ms: 5 })
+            .proxy_fault(ProxyFault::FrameDelay { max_delay_ms: 3 }),
+        Scenario::new("trailers-only")
+            .description("the server answers every third call with a trailers-only UNAVAILABLE")
+            .fault(ms(0), ms(5_000), Fault::TrailersOnly { code: 14, every: 3 }),
+        Scenario::new("deadline")
+            .description("handlers slow to 400 ms against 300 ms deadlines, and clients cancel some calls")
+            .deadline(ms(300))
+            .cancel_rate(0.2)
+            .fault(ms(100), ms(2_000), Fault::SlowHandler { delay_ms: 400 }),
+        Scenario::new("chaos")
+            .description("every fault of the catalogue, overlapping")
+            .calls_per_client(48)
+            .concurrency(4)
+            .cancel_rate(0.1)
+            .fault(ms(100), ms(800), Fault::Latency { latency_ms: 20, jitter_ms: 40 })
+            .fault(ms(300), ms(150), Fault::Hold)
+            .fault(ms(500), ms(600), Fault::SlowHandler { delay_ms: 2_500 })
+            .fault(ms(1_200), ms(300), Fault::Partition { oneway: false })
+            .fault(ms(1_600), ms(200), Fault::Partition { oneway: true })
+            .fault(ms(1_800), ms(400), Fault::CrashBounce)
+            .fault(ms(2_300), ms(600), Fault::Loss { rate: 0.03 })
+            .fault(ms(0), ms(3_000), Fault::TrailersOnly { code: 14, every: 7 })
+            .proxy_fault(ProxyFault::RstStream { after_messages: 1, every: 3 })
+            .proxy_fault(ProxyFault::GoAway { after_frames: 20 })
+            .proxy_fault(ProxyFault::FrameReorder { window: 2, max_delay_ms: 4 }),
+        Scenario::new("canary")
+            .description("a service that truncates each route segment: the summary property must catch it")
+            .mutant(Mutant::SegmentTruncation)
+            .expect(Expect::Caught),
+    ]
+}
+
+/// The scenario of that name, if the catalogue has it.
+pub fn find(name: &str) -> Option<Scenario> {
+    catalogue().into_iter().find(|s| s.name == name)
+}
