@@ -73,11 +73,14 @@ pub fn allowed_codes(scenario: &Scenario) -> Vec<Code> {
     let mut codes: Vec<Code> = Vec::new();
     for f in &scenario.faults {
         match f.fault {
-            // Slow links: deadlines, and keepalive closing a connection whose PING is late.
-            Fault::Latency { .. } | Fault::Hold => codes.extend([Code::DeadlineExceeded, Code::Unavailable]),
-            Fault::Partition { .. } | Fault::CrashBounce | Fault::Loss { .. } => {
-                codes.extend_from_slice(BROKEN_CONNECTION)
-            }
+            // Slow or held links outlive keepalive, which then tears the
+            // connection down like any other break (a call dispatched onto it
+            // as it closes ends CANCELLED "operation was canceled" in tonic).
+            Fault::Latency { .. }
+            | Fault::Hold
+            | Fault::Partition { .. }
+            | Fault::CrashBounce
+            | Fault::Loss { .. } => codes.extend_from_slice(BROKEN_CONNECTION),
             // The server's own deadline may fire first and cancel the call.
             Fault::SlowHandler { .. } => codes.extend([Code::DeadlineExceeded, Code::Cancelled]),
             Fault::TrailersOnly { code, .. } => codes.push(Code::from(code)),

@@ -165,6 +165,10 @@ pub struct Proxy {
     pub trace: Trace,
     /// The host name the trace records events under (`"proxy"`).
     pub host: String,
+    /// Simulated time after which the destructive faults (RST_STREAM, GOAWAY,
+    /// connection reset) stop, so clients can recover; `None` keeps them on.
+    /// Frame delay and reorder never stop: they cannot fail a call.
+    pub heal_at: Option<Duration>,
 }
 
 impl Proxy {
@@ -177,6 +181,7 @@ impl Proxy {
             seed,
             trace,
             host: "proxy".to_owned(),
+            heal_at: None,
         }
     }
 
@@ -190,6 +195,7 @@ impl Proxy {
             seed: self.seed,
             trace: self.trace,
             host: self.host,
+            heal_at: self.heal_at,
         });
         let mut next_id = 0u64;
         loop {
@@ -246,6 +252,7 @@ impl Plan {
 #[derive(Debug)]
 struct Shared {
     plan: Plan,
+    heal_at: Option<Duration>,
     upstream: String,
     seed: u64,
     trace: Trace,
@@ -641,6 +648,19 @@ impl Conn {
         }
     }
 
+    /// The plan for faults that fail calls: empty once they have healed.
+    fn destructive(&self) -> &Plan {
+        static HEALED: Plan = Plan {
+            rst_stream: None,
+            go_away: None,
+            connection_reset: None,
+            frame_reorder: None,
+            frame_delay: None,
+        };
+        let healed = self.shared.heal_at.is_some_and(|at| turmoil::sim_elapsed().unwrap_or_default() >= at);
+        if healed { &HEALED } else { &self.shared.plan }
+    }
+
     fn record(&self, fault: &str, detail: String) {
         self.shared.trace.record(&self.shared.host, EventKind::Fault { fault: fault.to_owned(), detail });
     }
@@ -714,7 +734,7 @@ impl Conn {
                     self.highest_client_stream = stream;
                     self.streams_opened += 1;
                     self.open.insert(stream, StreamEnds::default());
-                    if let Some((after, every)) = self.shared.plan.rst_stream
+                    if let Some((after, every)) = self.destructive().rst_stream
                         && self.streams_opened.is_multiple_of(every)
                     {
                         if after == 0 {
@@ -888,7 +908,7 @@ impl Conn {
             return Ok(());
         }
         if let (Some((after, _)), Some(counter)) =
-            (self.shared.plan.rst_stream, self.counting.get_mut(&stream))
+            (self.destructive().rst_stream, self.counting.get_mut(&stream))
         {
             let data = frame.data()?;
             if let Some(cut) = counter.feed(data, after) {
@@ -927,7 +947,7 @@ impl Conn {
 
     /// Sends the client a GOAWAY once enough server frames went by.
     fn maybe_go_away(&mut self) {
-        let Some(after) = self.shared.plan.go_away else {
+        let Some(after) = self.destructive().go_away else {
             return;
         };
         if self.go_away.is_some() || self.frames_from_server < u64::from(after) {
@@ -1060,7 +1080,7 @@ impl Conn {
         }
         let len = bytes.len() as u64;
         if dir == Dir::ServerToClient
-            && let Some(limit) = self.shared.plan.connection_reset
+            && let Some(limit) = self.destructive().connection_reset
             && self.s2c.bytes_out + len >= limit
         {
             let cut = usize::try_from(limit - self.s2c.bytes_out).unwrap_or(bytes.len()).min(bytes.len());

@@ -100,15 +100,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         "server".to_owned()
     } else {
         let (faults, trace) = (scenario.proxy.clone(), trace.clone());
+        let proxy_for = scenario.proxy_for_ms.map(Duration::from_millis);
         sim.host("proxy", move || {
-            let proxy = Proxy {
-                listen_port: GRPC_PORT,
-                upstream: format!("server:{GRPC_PORT}"),
-                faults: faults.clone(),
-                seed,
-                trace: trace.clone(),
-                host: "proxy".to_owned(),
-            };
+            let mut proxy = Proxy::new(format!("server:{GRPC_PORT}"), faults.clone(), seed, trace.clone());
+            proxy.heal_at = proxy_for;
             async move {
                 proxy.run().await?;
                 Ok(())
@@ -196,8 +191,15 @@ async fn client_main(shared: ClientShared, index: u64, host: String) -> turmoil:
     let deadline = Duration::from_millis(scenario.deadline_ms);
 
     let mut lanes: Vec<Vec<PlannedCall>> = vec![Vec::new(); scenario.concurrency as usize];
-    for k in 0..u64::from(scenario.calls_per_client) {
-        let input = shared.inputs.input(&mut rng);
+    let scripted: Vec<CallInput> =
+        scenario.calls.iter().filter(|c| u64::from(c.client) == index).map(|c| c.input.clone()).collect();
+    let count =
+        if scenario.calls.is_empty() { u64::from(scenario.calls_per_client) } else { scripted.len() as u64 };
+    for k in 0..count {
+        let input = match scripted.get(k as usize) {
+            Some(input) => input.clone(),
+            None => shared.inputs.input(&mut rng),
+        };
         let cancel = (rng.random_bool(scenario.cancel_rate))
             .then(|| Duration::from_millis(rng.random_range(0..scenario.deadline_ms)));
         let think = Duration::from_millis(rng.random_range(0..=2 * scenario.think_ms));

@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::proxy::ProxyFault;
+use crate::workload::CallInput;
 
 /// The ChaCha stream swarm choices come from, apart from the workload's streams.
 const SWARM_STREAM: u64 = 0x5741_524d;
@@ -64,6 +65,16 @@ impl Fault {
     }
 }
 
+/// One call of a scripted workload: which client makes it, and what it sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptedCall {
+    /// Index of the client host (`client-N`) that makes the call.
+    pub client: u32,
+    /// The method and its request(s).
+    #[serde(flatten)]
+    pub input: CallInput,
+}
+
 /// What a scenario's verdict should be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -100,11 +111,18 @@ pub struct Scenario {
     pub deadline_ms: u64,
     /// Probability that a call is cancelled by its client part-way.
     pub cancel_rate: f64,
+    /// Scripted calls: when present, clients make exactly these (in order, per
+    /// client) instead of `calls_per_client` generated ones. Property search
+    /// writes its shrunk workloads here.
+    pub calls: Vec<ScriptedCall>,
     /// Timed faults of the network and the server host.
     pub faults: Vec<TimedFault>,
     /// gRPC-aware faults of a proxy host between clients and server; with
     /// none, clients talk to the server directly.
     pub proxy: Vec<ProxyFault>,
+    /// When set, the proxy's call-failing faults (RST_STREAM, GOAWAY, reset)
+    /// stop this many milliseconds into the run; unset, they never stop.
+    pub proxy_for_ms: Option<u64>,
     /// A deliberately buggy server variant (canary and mutant tests).
     pub mutant: Option<Mutant>,
     /// What the verdict should be.
@@ -128,8 +146,10 @@ impl Default for Scenario {
             max_latency_ms: 5,
             deadline_ms: 2_000,
             cancel_rate: 0.0,
+            calls: Vec::new(),
             faults: Vec::new(),
             proxy: Vec::new(),
+            proxy_for_ms: None,
             mutant: None,
             expect: Expect::Pass,
             recovery_ms: 10_000,
@@ -214,6 +234,12 @@ impl Scenario {
         self
     }
 
+    /// Adds a scripted call made by client `client`.
+    pub fn call(mut self, client: u32, input: CallInput) -> Self {
+        self.calls.push(ScriptedCall { client, input });
+        self
+    }
+
     /// Puts a proxy host with this fault between clients and server.
     pub fn proxy_fault(mut self, fault: ProxyFault) -> Self {
         self.proxy.push(fault);
@@ -257,6 +283,9 @@ impl Scenario {
         if self.calls_per_client > 10_000 {
             return invalid("calls_per_client must be at most 10000");
         }
+        if self.calls.iter().any(|c| c.client >= self.clients) {
+            return invalid("every scripted call's client must be below `clients`");
+        }
         if self.min_latency_ms > self.max_latency_ms {
             return invalid("min_latency_ms must not exceed max_latency_ms");
         }
@@ -283,9 +312,11 @@ impl Scenario {
         Ok(())
     }
 
-    /// Simulated time by which every timed fault has healed.
+    /// Simulated time by which every timed fault, and the proxy's call-failing
+    /// faults if they stop, have healed.
     pub fn heal_ms(&self) -> u64 {
-        self.faults.iter().map(|f| f.at_ms + f.for_ms).max().unwrap_or(0)
+        let timed = self.faults.iter().map(|f| f.at_ms + f.for_ms).max().unwrap_or(0);
+        timed.max(self.proxy_for_ms.unwrap_or(0))
     }
 
     /// Swarm testing: the variant of this scenario that seed `seed` runs, which

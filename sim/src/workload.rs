@@ -22,7 +22,7 @@ pub const METHODS: [&str; 6] =
     ["SayHello", "SayHelloAgain", "GetFeature", "ListFeatures", "RecordRoute", "RouteChat"];
 
 /// One call's input: which method, with which request message(s).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "method")]
 pub enum CallInput {
     /// `Greeter.SayHello`.

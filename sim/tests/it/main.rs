@@ -3,6 +3,9 @@
 mod check;
 mod mutants;
 mod proxy;
+mod regressions;
 mod scenario_file;
 mod scenarios;
+mod search;
+mod strategies;
 mod timeline;

@@ -49,14 +49,7 @@ fn add_server(sim: &mut turmoil::Sim<'_>) {
 fn add_proxy(sim: &mut turmoil::Sim<'_>, faults: Vec<ProxyFault>, seed: u64, trace: &Trace) {
     let trace = trace.clone();
     sim.host("proxy", move || {
-        let proxy = Proxy {
-            listen_port: net::GRPC_PORT,
-            upstream: format!("server:{}", net::GRPC_PORT),
-            faults: faults.clone(),
-            seed,
-            trace: trace.clone(),
-            host: "proxy".to_owned(),
-        };
+        let proxy = Proxy::new(format!("server:{}", net::GRPC_PORT), faults.clone(), seed, trace.clone());
         async move {
             proxy.run().await?;
             Ok(())
