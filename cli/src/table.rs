@@ -18,7 +18,8 @@ pub struct Row {
 
 /// Renders rows as an aligned plain-text table.
 pub fn render(rows: &[Row]) -> String {
-    let header = ["scenario", "seeds", "result", "calls", "failed", "faults fired", "sim time", "wall time"];
+    // Faults last: it is the one wide column, and a wrapped last column keeps the rest aligned.
+    let header = ["scenario", "seeds", "result", "calls", "failed", "sim time", "wall time", "faults fired"];
     let cells: Vec<[String; 8]> = rows
         .iter()
         .map(|r| {
@@ -28,9 +29,9 @@ pub fn render(rows: &[Row]) -> String {
                 r.verdict.clone(),
                 r.calls.to_string(),
                 r.failed_calls.to_string(),
-                if r.faults.is_empty() { "-".to_owned() } else { r.faults.clone() },
                 format!("{:.1}s", r.sim_time.as_secs_f64()),
                 format!("{:.2}s", r.wall_time.as_secs_f64()),
+                if r.faults.is_empty() { "-".to_owned() } else { r.faults.clone() },
             ]
         })
         .collect();
@@ -46,7 +47,7 @@ pub fn render(rows: &[Row]) -> String {
         for (i, (c, w)) in row.iter().zip(widths).enumerate() {
             let pad = w - c.chars().count();
             // Numbers right-aligned, words left-aligned.
-            if matches!(i, 1 | 3 | 4 | 6 | 7) {
+            if matches!(i, 1 | 3 | 4 | 5 | 6) {
                 let _ = write!(text, "{}{c}  ", " ".repeat(pad));
             } else {
                 let _ = write!(text, "{c}{}  ", " ".repeat(pad));

@@ -14,11 +14,11 @@ fn mask_wall_times(table: &str) -> String {
             if line.ends_with("s wall") {
                 return "N runs in <wall> wall".to_owned();
             }
-            match line.rsplit_once("  ") {
-                Some((rest, last))
-                    if last.ends_with('s') && last.trim_end_matches('s').parse::<f64>().is_ok() =>
-                {
-                    format!("{rest}  <wall>")
+            // The wall-time column is the second to last; numbers are right-aligned in it.
+            let cells: Vec<&str> = line.split("  ").filter(|c| !c.is_empty()).collect();
+            match cells.len().checked_sub(2).map(|i| cells[i].trim()) {
+                Some(wall) if wall.ends_with('s') && wall.trim_end_matches('s').parse::<f64>().is_ok() => {
+                    line.replacen(wall, "<wall>", 1)
                 }
                 _ => line.to_owned(),
             }
