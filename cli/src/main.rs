@@ -2,6 +2,7 @@
 //! input or environment (bad address, port in use, server unreachable).
 
 mod client;
+mod conformance;
 mod exit;
 mod serve;
 mod sweep;
@@ -34,6 +35,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run the tutorial's client against a server over real TCP.
     Client(client::ClientArgs),
+    /// Run the grpcio conformance transcripts against the Rust server and client; print a table.
+    Conformance(conformance::ConformanceArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
     let command = match cli.command {
         Command::Run(args) => return finish(sweep::run_cmd(args)),
         Command::Replay(args) => return finish(sweep::replay_cmd(args)),
+        Command::Conformance(args) => return finish(conformance::run(args)),
         Command::List => {
             for s in faultline_sim::catalogue::catalogue() {
                 println!("{:<18} {}", s.name, s.description);
@@ -62,7 +66,9 @@ fn main() -> ExitCode {
         match command {
             Command::Serve(args) => serve::run(args).await,
             Command::Client(args) => client::run(args).await,
-            Command::Run(_) | Command::Replay(_) | Command::List => unreachable!("handled above"),
+            Command::Run(_) | Command::Replay(_) | Command::List | Command::Conformance(_) => {
+                unreachable!("handled above")
+            }
         }
     });
     finish(result)

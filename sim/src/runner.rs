@@ -145,7 +145,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         recovery_failures.push(format!("simulation did not complete: {error}"));
     }
     let violations = check::check(&scenario, &model, &records, &recovery_failures);
-    let events = trace.events();
+    let events = trace.take_events();
     let mut faults_fired = BTreeMap::new();
     for e in &events {
         if let EventKind::Fault { fault, detail } = &e.kind

@@ -1,5 +1,8 @@
 //! End-to-end tests of the `faultline` binary: real processes, real TCP.
 
+mod conformance;
+mod hostile;
 mod serve_client;
 mod support;
 mod sweep;
+mod wire;

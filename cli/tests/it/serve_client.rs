@@ -47,6 +47,15 @@ fn bad_input_is_one_line_and_exit_code_2() {
         (vec!["client", "route-guide", "--seed", "x", "--addr", &busy.addr], "is not a seed"),
         (vec!["client", "greeter", "--connect-timeout=-1", "--addr", &busy.addr], "non-negative"),
         (vec!["serve", "no-such-service"], "invalid value"),
+        (vec!["serve", "all", "--max-connections", "0"], "invalid value '0' for '--max-connections"),
+        (
+            vec!["serve", "all", "--max-concurrent-streams", "0"],
+            "invalid value '0' for '--max-concurrent-streams",
+        ),
+        (vec!["serve", "all", "--max-message-size", "-1"], "unexpected argument '-1'"),
+        (vec!["serve", "all", "--handshake-timeout=0"], "`0` is not a positive number of seconds"),
+        (vec!["serve", "all", "--keepalive-interval=soon"], "`soon` is not a positive number of seconds"),
+        (vec!["serve", "all", "--shutdown-grace=-1"], "`-1` is not a positive number of seconds"),
     ];
     for (args, message) in cases {
         let out = run(faultline().args(&args));

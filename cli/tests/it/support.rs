@@ -17,8 +17,15 @@ impl Server {
     /// Starts `faultline serve <service>` on an OS-chosen port and waits for
     /// its `listening on` line (no sleeps: the line is the readiness signal).
     pub fn start(service: &str) -> Server {
+        Server::start_with(&[service])
+    }
+
+    /// Starts `faultline serve <args>` (the service and any flags) on an OS-chosen port.
+    pub fn start_with(args: &[&str]) -> Server {
         let mut child = faultline()
-            .args(["serve", service, "--addr", "127.0.0.1:0"])
+            .arg("serve")
+            .args(args)
+            .args(["--addr", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

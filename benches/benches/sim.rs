@@ -1,0 +1,80 @@
+//! The simulator's throughput in workload calls per wall-clock second: the
+//! fault-free six-method mix (8 clients x 8 in flight, no think time) at
+//! several link latencies, the same through the fault proxy on a clean path,
+//! and, for scale, the same mix made one call at a time over real loopback
+//! TCP by the same client code.
+
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use faultline_benches::{server, simulated};
+use faultline_sim::model::Model;
+use faultline_sim::trace::Trace;
+use faultline_sim::workload::{Caller, InputGen};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// glibc's malloc is the simulator's largest single cost and scales badly
+/// across threads; mimalloc removes most of it (see the README's Benchmarks).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Calls per client in one simulated run (8 clients: 1000 calls a run).
+const CALLS_PER_CLIENT: u32 = 125;
+
+fn simulated(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sim");
+    group.sample_size(10);
+    let calls = u64::from(simulated::CLIENTS * CALLS_PER_CLIENT);
+    group.throughput(Throughput::Elements(calls));
+    let scenarios = [
+        ("latency", "1-2ms", simulated::throughput(1, 2, CALLS_PER_CLIENT)),
+        ("latency", "1-5ms", simulated::throughput(1, 5, CALLS_PER_CLIENT)),
+        ("latency", "20-50ms", simulated::throughput(20, 50, CALLS_PER_CLIENT)),
+        ("clean-proxy", "1-5ms", simulated::through_clean_proxy(1, 5, CALLS_PER_CLIENT)),
+    ];
+    for (name, latency, scenario) in scenarios {
+        group.bench_function(BenchmarkId::new(name, latency), |b| {
+            b.iter_custom(|runs| {
+                let start = Instant::now();
+                for seed in 0..runs {
+                    assert_eq!(simulated::run(&scenario, seed), calls);
+                }
+                start.elapsed()
+            })
+        });
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let addr = runtime.block_on(server::spawn()).expect("bind 127.0.0.1");
+    let channel =
+        runtime.block_on(faultline_benches::load::connect(addr, 1)).expect("connect to the server").remove(0);
+    let caller = Caller::new(channel, "client-0", Trace::default());
+    let inputs = InputGen::new(&Model::reference());
+    group.bench_function(BenchmarkId::new("real-loopback-sequential", "same-mix"), |b| {
+        b.to_async(&runtime).iter_custom(|runs| {
+            let (caller, inputs) = (caller.clone(), inputs.clone());
+            async move {
+                let start = Instant::now();
+                for seed in 0..runs {
+                    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                    for id in 0..calls {
+                        let record = caller
+                            .call(id, inputs.input(&mut rng), Duration::from_secs(5), None, false)
+                            .await;
+                        assert_eq!(record.code, tonic::Code::Ok, "{record:?}");
+                    }
+                }
+                start.elapsed()
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, simulated);
+criterion_main!(benches);

@@ -1,0 +1,8 @@
+//! Integration tests of the conformance suite: the committed grpcio transcripts against the
+//! Rust server and client, in process and inside the simulator; mutants; bad data.
+
+mod data;
+mod mutants;
+mod rules;
+mod suite;
+mod support;
