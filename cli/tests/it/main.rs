@@ -1,5 +1,6 @@
 //! End-to-end tests of the `faultline` binary: real processes, real TCP.
 
+mod bad_transcripts;
 mod conformance;
 mod hostile;
 mod serve_client;
