@@ -103,9 +103,9 @@ impl KnownFailures {
 /// A case list or known-failures file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io { path: String, source: std::io::Error },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Toml { path: String, source: toml::de::Error },
     #[error("{path}: {reason}")]
     Invalid { path: String, reason: String },

@@ -115,9 +115,9 @@ pub enum StatusAction {
 /// A rules file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io { path: String, source: std::io::Error },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Toml { path: String, source: toml::de::Error },
     #[error("{path}: {reason}")]
     Invalid { path: String, reason: String },

@@ -250,9 +250,9 @@ pub fn code_name(code: tonic::Code) -> &'static str {
 /// A transcript that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TranscriptError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}:{line}: not a transcript line: {source}")]
+    #[error("{path}:{line}: not a transcript line")]
     Json { path: PathBuf, line: usize, source: serde_json::Error },
     #[error(
         "{path}:{line}: transcript schema_version {found}, this build reads {SCHEMA_VERSION} (re-record with ci/conformance-record.sh)"

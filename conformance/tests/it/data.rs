@@ -8,6 +8,18 @@ fn load(dir: &std::path::Path) -> SuiteError {
     Suite::load(dir).expect_err("the broken suite must not load")
 }
 
+/// Why the broken suite did not load: the error and its causes, as the CLI prints them.
+fn why(dir: &std::path::Path) -> String {
+    let err = load(dir);
+    let mut text = err.to_string();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    text
+}
+
 fn edit(dir: &std::path::Path, case: &str, f: impl Fn(String) -> String) {
     let path = dir.join("transcripts").join(format!("{case}.jsonl"));
     let text = std::fs::read_to_string(&path).unwrap();
@@ -28,7 +40,7 @@ fn a_transcript_of_another_schema_version_is_refused_by_name() {
 fn a_corrupt_line_is_refused_with_its_file_and_line() {
     let dir = scratch_copy("corrupt");
     edit(&dir, "get-feature-hit", |t| t[..t.len() / 2].to_owned());
-    let msg = load(&dir).to_string();
+    let msg = why(&dir);
     assert!(msg.contains("get-feature-hit.jsonl:1") && msg.contains("not a transcript line"), "{msg}");
 }
 
@@ -36,7 +48,7 @@ fn a_corrupt_line_is_refused_with_its_file_and_line() {
 fn a_message_whose_length_disagrees_with_its_bytes_is_refused() {
     let dir = scratch_copy("length");
     edit(&dir, "say-hello", |t| t.replacen("\"len\":5", "\"len\":6", 1));
-    let msg = load(&dir).to_string();
+    let msg = why(&dir);
     assert!(msg.contains("`len` is 6 but its bytes are 5"), "{msg}");
 }
 
@@ -61,7 +73,7 @@ fn a_known_failure_for_an_unknown_case_is_refused() {
         format!("{text}\n[[failure]]\ncase = \"nope\"\ndirections = [\"rust-server\"]\nreason = \"x\"\n"),
     )
     .unwrap();
-    assert!(load(&dir).to_string().contains("known failure for unknown case `nope`"));
+    assert!(why(&dir).contains("known failure for unknown case `nope`"));
 }
 
 #[test]
