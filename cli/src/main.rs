@@ -40,7 +40,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version, and bare `faultline` (help, exit 2), print as clap does.
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            eprintln!("{}", one_line(&e.render().to_string()));
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
@@ -72,6 +85,17 @@ fn main() -> ExitCode {
         }
     });
     finish(result)
+}
+
+/// A clap usage error on one line: the error and its details, without the
+/// usage block and the "For more information" hint.
+fn one_line(rendered: &str) -> String {
+    let kept: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .collect();
+    format!("{} (see --help)", kept.join(" "))
 }
 
 fn finish(result: Result<(), Failure>) -> ExitCode {

@@ -79,6 +79,7 @@ fn bad_input_to_run_and_replay_is_one_line_and_exit_code_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(message), "{args:?}: expected {message:?} in {err:?}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
