@@ -4,6 +4,7 @@
 //! [`list_features`], [`ChatState`], [`crate::geo::RouteAccumulator`]) so they
 //! can be tested without a transport; the tonic handlers only move messages.
 
+use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
@@ -30,6 +31,13 @@ pub fn get_feature(db: &FeatureDb, point: Point, mutant: Option<Mutant>) -> Feat
 /// The answer to ListFeatures: every feature inside the rectangle, edges
 /// included, corners in either order, in database order.
 pub fn list_features(db: &FeatureDb, rect: &Rectangle, mutant: Option<Mutant>) -> Vec<Feature> {
+    let features = db.features();
+    list_feature_indices(db, rect, mutant).into_iter().map(|i| features[i].clone()).collect()
+}
+
+/// Where [`list_features`]'s answer is in `db.features()`: the handler streams
+/// the features from these positions, cloning each only as it is sent.
+pub fn list_feature_indices(db: &FeatureDb, rect: &Rectangle, mutant: Option<Mutant>) -> Vec<usize> {
     let lo = rect.lo.unwrap_or_default();
     let hi = rect.hi.unwrap_or_default();
     let left = lo.longitude.min(hi.longitude);
@@ -44,18 +52,25 @@ pub fn list_features(db: &FeatureDb, rect: &Rectangle, mutant: Option<Mutant>) -
             p.longitude >= left && p.longitude <= right && p.latitude >= bottom && p.latitude <= top
         }
     };
-    let mut found: Vec<Feature> =
-        db.features().iter().filter(|f| inside(f.location.unwrap_or_default())).cloned().collect();
+    let mut found: Vec<usize> = db
+        .features()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| inside(f.location.unwrap_or_default()))
+        .map(|(i, _)| i)
+        .collect();
     if mutant == Some(Mutant::DropLastMessage) {
         found.pop();
     }
     found
 }
 
-/// One RouteChat call's memory of the notes it has received.
+/// One RouteChat call's memory of the notes it has received, by location
+/// (each location's notes in arrival order), so a note costs a lookup rather
+/// than a scan of the whole call's history.
 #[derive(Debug, Clone, Default)]
 pub struct ChatState {
-    notes: Vec<RouteNote>,
+    notes: BTreeMap<Option<(i32, i32)>, Vec<RouteNote>>,
 }
 
 impl ChatState {
@@ -63,12 +78,12 @@ impl ChatState {
     /// earlier note at the same location, in arrival order. The new note is
     /// recorded but never echoed (unless the `EchoNewNote` mutant is on).
     pub fn receive(&mut self, note: RouteNote, mutant: Option<Mutant>) -> Vec<RouteNote> {
-        let mut replies: Vec<RouteNote> =
-            self.notes.iter().filter(|prev| prev.location == note.location).cloned().collect();
+        let at = self.notes.entry(note.location.map(|p| (p.latitude, p.longitude))).or_default();
+        let mut replies = at.clone();
         if mutant == Some(Mutant::EchoNewNote) {
             replies.push(note.clone());
         }
-        self.notes.push(note);
+        at.push(note);
         replies
     }
 }
@@ -126,8 +141,11 @@ impl route_guide_server::RouteGuide for RouteGuide {
         &self,
         request: Request<Rectangle>,
     ) -> Result<Response<Self::ListFeaturesStream>, Status> {
-        let found = list_features(&self.db, request.get_ref(), self.mutant);
-        Ok(Response::new(Box::pin(futures::stream::iter(found.into_iter().map(Ok)))))
+        let found = list_feature_indices(&self.db, request.get_ref(), self.mutant);
+        let db = self.db.clone();
+        Ok(Response::new(Box::pin(futures::stream::iter(
+            found.into_iter().map(move |i| Ok(db.features()[i].clone())),
+        ))))
     }
 
     async fn record_route(
