@@ -17,10 +17,7 @@
 # grid; FAULTLINE_BIN and LOADGEN_BIN skip the cargo build.
 set -euo pipefail
 
-ci_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(dirname "$ci_dir")"
-cd "$root"
-
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
   duration="${BENCH_DURATION_MS:-1000}" warmup="${BENCH_WARMUP_MS:-300}"
 else
@@ -28,64 +25,12 @@ else
 fi
 kinds="${BENCH_KINDS:-say-hello get-feature list-features record-route route-chat}"
 in_flights="${BENCH_IN_FLIGHT:-1 64}"
-py="$ci_dir/.venv/bin/python"
-work="$(mktemp -d "${TMPDIR:-/tmp}/faultline-bench.XXXXXX")"
-server_pids=()
+ci_setup bench
+ci_build faultline loadgen
 
-cleanup() {
-  local pid
-  for pid in "${server_pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${server_pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-timeout 600 bash "$ci_dir/setup-venv.sh" >&2
-
-if [[ -n "${FAULTLINE_BIN:-}" && -n "${LOADGEN_BIN:-}" ]]; then
-  faultline="$FAULTLINE_BIN" loadgen="$LOADGEN_BIN"
-else
-  echo "bench: building faultline and loadgen (release)" >&2
-  timeout 1800 cargo build --release --quiet --locked -p faultline -p faultline-benches --bins
-  target_dir="$(timeout 120 cargo metadata --format-version 1 --no-deps |
-    "$py" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
-  faultline="$target_dir/release/faultline" loadgen="$target_dir/release/loadgen"
-fi
-
-# start_server NAME CMD...: runs CMD in the background (killed after 30 min at the latest),
-# waits for its `listening on HOST:PORT` line and sets ADDR to that address.
-start_server() {
-  local name="$1"
-  shift
-  timeout --kill-after=5 1800 "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  local pid=$!
-  server_pids+=("$pid")
-  local i line
-  for ((i = 0; i < 200; i++)); do
-    line="$(head -n 1 "$work/$name.out")"
-    if [[ "$line" == "listening on "* ]]; then
-      ADDR="${line#listening on }"
-      return 0
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      break
-    fi
-    sleep 0.1
-  done
-  echo "bench: $name server did not start; its stderr:" >&2
-  cat "$work/$name.err" >&2
-  exit 1
-}
-
-start_server grpcio "$py" "$ci_dir/reference/server.py" --addr 127.0.0.1:0
+start_server grpcio 1800 "$py" "$ci_dir/reference/server.py" --addr 127.0.0.1:0
 grpcio_addr="$ADDR"
-start_server rust "$faultline" serve all --addr 127.0.0.1:0
+start_server rust 1800 "$faultline" serve all --addr 127.0.0.1:0
 rust_addr="$ADDR"
 echo "bench: grpcio server on $grpcio_addr, rust server on $rust_addr; ${duration} ms per cell" >&2
 

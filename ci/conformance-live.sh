@@ -13,65 +13,9 @@
 # with `N passed, M failed`. FAULTLINE_BIN skips the cargo build and uses that binary.
 set -euo pipefail
 
-ci_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(dirname "$ci_dir")"
-cd "$root"
-
-py="$ci_dir/.venv/bin/python"
-work="$(mktemp -d "${TMPDIR:-/tmp}/faultline-conformance.XXXXXX")"
-server_pids=()
-
-cleanup() {
-  local pid
-  for pid in "${server_pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${server_pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-timeout 600 bash "$ci_dir/setup-venv.sh"
-
-if [[ -n "${FAULTLINE_BIN:-}" ]]; then
-  faultline="$FAULTLINE_BIN"
-else
-  echo "conformance: building faultline (release)"
-  timeout 1800 cargo build --release --quiet -p faultline
-  target_dir="$(timeout 120 cargo metadata --format-version 1 --no-deps |
-    "$py" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
-  faultline="$target_dir/release/faultline"
-fi
-
-# start_server NAME CMD...: runs CMD in the background (killed after 10 min at the latest),
-# waits for its `listening on HOST:PORT` line and sets ADDR to that address.
-start_server() {
-  local name="$1"
-  shift
-  : >"$work/$name.out"
-  timeout --kill-after=5 600 "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  local pid=$!
-  server_pids+=("$pid")
-  local i line
-  for ((i = 0; i < 200; i++)); do
-    line="$(head -n 1 "$work/$name.out" 2>/dev/null || true)"
-    if [[ "$line" == "listening on "* ]]; then
-      ADDR="${line#listening on }"
-      return 0
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      break
-    fi
-    sleep 0.1
-  done
-  echo "conformance: $name server did not start; its stderr:" >&2
-  cat "$work/$name.err" >&2
-  exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ci_setup conformance
+ci_build faultline
 
 passed=0
 failed=0
@@ -113,12 +57,12 @@ grpcio_client_rust_server() {
 check "drift: grpcio re-recorded == committed transcripts" drift
 
 # (2) grpcio client -> Rust server
-start_server rust "$faultline" conformance --serve 127.0.0.1:0
+start_server rust 600 "$faultline" conformance --serve 127.0.0.1:0
 rust_addr="$ADDR"
 check "grpcio client -> rust server" grpcio_client_rust_server
 
 # (3) Rust client -> grpcio server
-start_server grpcio "$py" "$ci_dir/recorder/conformance_server.py" --addr 127.0.0.1:0
+start_server grpcio 600 "$py" "$ci_dir/recorder/conformance_server.py" --addr 127.0.0.1:0
 grpcio_addr="$ADDR"
 check "rust client -> grpcio server" faultline_conformance --live-client "$grpcio_addr"
 

@@ -16,72 +16,15 @@
 # cargo build and uses that binary.
 set -euo pipefail
 
-ci_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(dirname "$ci_dir")"
-cd "$root"
-
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 seeds="${INTEROP_SEEDS:-1 42}"
-py="$ci_dir/.venv/bin/python"
 ref="$ci_dir/reference"
-work="$(mktemp -d "${TMPDIR:-/tmp}/faultline-interop.XXXXXX")"
-server_pids=()
+ci_setup interop
+ci_build faultline
 
-cleanup() {
-  local pid
-  for pid in "${server_pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${server_pids[@]}"; do
-    # `timeout` wraps each server, so TERM reaches it and KILL follows 5 s later at worst.
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-timeout 600 bash "$ci_dir/setup-venv.sh"
-
-if [[ -n "${FAULTLINE_BIN:-}" ]]; then
-  faultline="$FAULTLINE_BIN"
-else
-  echo "interop: building faultline (release)"
-  timeout 1800 cargo build --release --quiet -p faultline
-  target_dir="$(timeout 120 cargo metadata --format-version 1 --no-deps |
-    "$py" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
-  faultline="$target_dir/release/faultline"
-fi
-
-# start_server NAME CMD...: runs CMD in the background (killed after 10 min at the latest),
-# waits for its `listening on HOST:PORT` line and sets ADDR to that address.
-start_server() {
-  local name="$1"
-  shift
-  timeout --kill-after=5 600 "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  local pid=$!
-  server_pids+=("$pid")
-  eval "${name}_pid=$pid"
-  local i line
-  for ((i = 0; i < 200; i++)); do
-    line="$(head -n 1 "$work/$name.out")"
-    if [[ "$line" == "listening on "* ]]; then
-      ADDR="${line#listening on }"
-      return 0
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      break
-    fi
-    sleep 0.1
-  done
-  echo "interop: $name server did not start; its stderr:" >&2
-  cat "$work/$name.err" >&2
-  exit 1
-}
-
-start_server grpcio "$py" "$ref/server.py" --addr 127.0.0.1:0
+start_server grpcio 600 "$py" "$ref/server.py" --addr 127.0.0.1:0
 grpcio_addr="$ADDR"
-start_server rust "$faultline" serve all --addr 127.0.0.1:0
+start_server rust 600 "$faultline" serve all --addr 127.0.0.1:0
 rust_addr="$ADDR"
 echo "interop: grpcio server on $grpcio_addr, rust server on $rust_addr"
 
