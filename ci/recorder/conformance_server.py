@@ -11,17 +11,12 @@ Usage: conformance_server.py [--addr HOST:PORT]; prints `listening on HOST:PORT`
 
 import argparse
 import os
-import signal
 import sys
-import threading
-from concurrent import futures
 
 import grpc
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
 
-import helloworld_pb2_grpc  # noqa: E402
-import route_guide_pb2_grpc  # noqa: E402
 import server as reference  # noqa: E402
 
 ABORT_CODE = "faultline-abort-code"
@@ -60,14 +55,7 @@ class AbortHook(grpc.ServerInterceptor):
 
 def start(addr):
     """Starts the server; returns (server, port)."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), interceptors=[AbortHook()])
-    helloworld_pb2_grpc.add_GreeterServicer_to_server(reference.Greeter(), server)
-    route_guide_pb2_grpc.add_RouteGuideServicer_to_server(reference.RouteGuideServicer(), server)
-    port = server.add_insecure_port(addr)
-    if port == 0:
-        raise SystemExit("cannot listen on %s" % addr)
-    server.start()
-    return server, port
+    return reference.start(addr, interceptors=[AbortHook()], max_workers=16)
 
 
 def main():
@@ -75,13 +63,7 @@ def main():
     parser.add_argument("--addr", default="127.0.0.1:0", help="HOST:PORT to listen on")
     addr = parser.parse_args().addr
     server, port = start(addr)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    print("listening on %s:%d" % (addr.rsplit(":", 1)[0], port), flush=True)
-    while not stop.wait(0.5):
-        pass
-    server.stop(grace=2).wait()
+    reference.serve_until_signalled(server, addr, port)
 
 
 if __name__ == "__main__":

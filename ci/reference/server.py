@@ -83,15 +83,21 @@ class RouteGuideServicer(route_guide_pb2_grpc.RouteGuideServicer):
             prev_notes.append(new_note)
 
 
-def serve(addr):
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=10))
+def start(addr, interceptors=(), max_workers=10):
+    """Starts both servicers on ADDR; returns (server, port)."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers),
+                         interceptors=list(interceptors))
     helloworld_pb2_grpc.add_GreeterServicer_to_server(Greeter(), server)
     route_guide_pb2_grpc.add_RouteGuideServicer_to_server(RouteGuideServicer(), server)
     port = server.add_insecure_port(addr)
     if port == 0:
         raise SystemExit("cannot listen on %s" % addr)
     server.start()
+    return server, port
 
+
+def serve_until_signalled(server, addr, port):
+    """Prints `listening on HOST:PORT`, then serves until SIGTERM or Ctrl-C."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -100,6 +106,11 @@ def serve(addr):
         pass
     # Like the Rust server: in-flight calls get a moment to finish, new ones are refused.
     server.stop(grace=2).wait()
+
+
+def serve(addr):
+    server, port = start(addr)
+    serve_until_signalled(server, addr, port)
 
 
 if __name__ == '__main__':
