@@ -100,7 +100,7 @@ impl KnownFailures {
     }
 }
 
-/// A case list or known-failures file that cannot be used.
+/// A data file (cases, rules, known failures) that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("cannot read {path}")]

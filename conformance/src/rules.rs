@@ -7,6 +7,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use serde::Deserialize;
 
 use crate::compare::Aspect;
+use crate::known::DataError;
 use crate::transcript::{Call, Dir, Event, EventKind, Header, StatusSource};
 
 /// Every normalisation rule.
@@ -112,35 +113,24 @@ pub enum StatusAction {
     CodeOnly,
 }
 
-/// A rules file that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum RulesError {
-    #[error("cannot read {path}")]
-    Io { path: String, source: std::io::Error },
-    #[error("{path}")]
-    Toml { path: String, source: toml::de::Error },
-    #[error("{path}: {reason}")]
-    Invalid { path: String, reason: String },
-}
-
 impl Rules {
     /// Reads and checks a rules file.
-    pub fn load(path: &Path) -> Result<Self, RulesError> {
+    pub fn load(path: &Path) -> Result<Self, DataError> {
         let p = path.display().to_string();
         let text =
-            std::fs::read_to_string(path).map_err(|source| RulesError::Io { path: p.clone(), source })?;
+            std::fs::read_to_string(path).map_err(|source| DataError::Io { path: p.clone(), source })?;
         Self::parse(&text).map_err(|e| match e {
-            RulesError::Toml { source, .. } => RulesError::Toml { path: p.clone(), source },
-            RulesError::Invalid { reason, .. } => RulesError::Invalid { path: p.clone(), reason },
+            DataError::Toml { source, .. } => DataError::Toml { path: p.clone(), source },
+            DataError::Invalid { reason, .. } => DataError::Invalid { path: p.clone(), reason },
             other => other,
         })
     }
 
     /// Parses rules from TOML text.
-    pub fn parse(text: &str) -> Result<Self, RulesError> {
+    pub fn parse(text: &str) -> Result<Self, DataError> {
         let rules: Rules =
-            toml::from_str(text).map_err(|source| RulesError::Toml { path: String::new(), source })?;
-        let invalid = |reason: String| RulesError::Invalid { path: String::new(), reason };
+            toml::from_str(text).map_err(|source| DataError::Toml { path: String::new(), source })?;
+        let invalid = |reason: String| DataError::Invalid { path: String::new(), reason };
         for h in &rules.header {
             if h.name.is_some() == h.suffix.is_some() {
                 return Err(invalid(format!("a header rule needs exactly one of name and suffix: {h:?}")));

@@ -15,7 +15,7 @@ use crate::known::{self, CaseSpec, DataError, Direction, KnownFailures, Transpor
 use crate::play::{Played, play_server_side};
 use crate::replay::{blank, received_events, replay_client_side};
 use crate::report::{Report, judge};
-use crate::rules::{Rules, RulesError};
+use crate::rules::Rules;
 use crate::transcript::{Call, Dir, StatusSource, TranscriptError, TranscriptSet};
 use crate::{client, server};
 
@@ -24,8 +24,6 @@ use crate::{client, server};
 pub enum SuiteError {
     #[error(transparent)]
     Transcript(#[from] TranscriptError),
-    #[error(transparent)]
-    Rules(#[from] RulesError),
     #[error(transparent)]
     Data(#[from] DataError),
     #[error("case `{0}` has no transcript in {1} (record it with ci/conformance-record.sh)")]
