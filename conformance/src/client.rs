@@ -155,7 +155,6 @@ where
     };
     let first = requests.first().cloned();
     let exchange = async {
-        let stream_end = |result: Result<Option<C::Decode>, Status>| result.err();
         match call.call_type {
             CallType::Unary | CallType::ServerStreaming => {
                 let Some(first) = first else { return Status::internal("no request message to send") };
@@ -169,16 +168,11 @@ where
                         Err(s) => s,
                     };
                 }
-                let mut stream = match grpc.server_streaming(request, path, codec).await {
+                let stream = match grpc.server_streaming(request, path, codec).await {
                     Ok(r) => r.into_inner(),
                     Err(s) => return s,
                 };
-                loop {
-                    match stream.message().await {
-                        Ok(Some(m)) => read(&m),
-                        other => return stream_end(other).unwrap_or_else(|| Status::ok("")),
-                    }
-                }
+                drain(stream, &read).await
             }
             CallType::ClientStreaming => {
                 let request = prepare(Request::new(ReceiverStream::new(rx)), call);
@@ -192,16 +186,11 @@ where
             }
             CallType::BidiStreaming => {
                 let request = prepare(Request::new(ReceiverStream::new(rx)), call);
-                let mut stream = match grpc.streaming(request, path, codec).await {
+                let stream = match grpc.streaming(request, path, codec).await {
                     Ok(r) => r.into_inner(),
                     Err(s) => return s,
                 };
-                loop {
-                    match stream.message().await {
-                        Ok(Some(m)) => read(&m),
-                        other => return stream_end(other).unwrap_or_else(|| Status::ok("")),
-                    }
-                }
+                drain(stream, &read).await
             }
         }
     };
@@ -254,6 +243,18 @@ fn prepare<T>(mut request: Request<T>, call: &Call) -> Request<T> {
         request.set_timeout(Duration::from_millis(ms));
     }
     request
+}
+
+/// Reads a response stream to its end, handing each message to `read`; returns the status
+/// it ended with.
+async fn drain<T>(mut stream: tonic::Streaming<T>, read: impl Fn(&T)) -> Status {
+    loop {
+        match stream.message().await {
+            Ok(Some(m)) => read(&m),
+            Ok(None) => return Status::ok(""),
+            Err(status) => return status,
+        }
+    }
 }
 
 /// Bytes in, bytes out: for requests that are not messages and methods with no types.
