@@ -51,7 +51,14 @@ ci_build() {
     return 0
   fi
   echo "$ci_name: building $* (release)" >&2
-  timeout 1800 cargo build --release --quiet --locked -p faultline -p faultline-benches --bins
+  local packages=()
+  for bin in "$@"; do
+    case "$bin" in
+      loadgen) packages+=(-p faultline-benches --bin loadgen) ;;
+      *) packages+=(-p faultline --bin "$bin") ;;
+    esac
+  done
+  timeout 1800 cargo build --release --quiet --locked "${packages[@]}"
   local target_dir
   target_dir="$(timeout 120 cargo metadata --format-version 1 --no-deps |
     "$py" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
