@@ -1,0 +1,16 @@
+//! gRPC and HTTP/2 as bytes on the wire, written once for every crate that looks at them:
+//! the server's request budget and message limit, the simulator's fault proxy, the conformance
+//! replays and the hostile-peer tests.
+//!
+//! - [`grpc`]: the gRPC length prefix (RFC-less but fixed: 1 flag byte, 4-byte big-endian
+//!   length, then the message), as a [`grpc::Scanner`] that follows message boundaries without
+//!   buffering and a [`grpc::Deframer`] that cuts whole messages out.
+//! - [`frame`]: HTTP/2 frames (RFC 9113 §4.1): the 9-byte header, building frames, cutting a
+//!   byte stream into them.
+//! - [`RawCodec`]: a tonic codec of undecoded message bytes, for calls with no generated types.
+
+pub mod frame;
+pub mod grpc;
+mod raw_codec;
+
+pub use raw_codec::RawCodec;
