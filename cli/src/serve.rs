@@ -4,17 +4,14 @@
 //! connection, unlimited local-error resets, no handshake deadline, no connection cap) and is
 //! a flag, so an operator can see and tune what the server promises.
 
-mod budget;
-mod cutoff;
-mod listener;
-
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use faultline_services::{Greeter, RouteGuide};
+use faultline_server::tcp::{self, Shutdown};
+use faultline_server::{AbortHook, Limits, Server, ServerConfig, Services};
 use tokio::net::TcpListener;
 
 use crate::exit::Failure;
@@ -30,6 +27,17 @@ pub enum Service {
     All,
 }
 
+impl From<Service> for Services {
+    fn from(service: Service) -> Self {
+        match service {
+            Service::Greeter => Services::Greeter,
+            Service::RouteGuide => Services::RouteGuide,
+            Service::All => Services::All,
+        }
+    }
+}
+
+// Defaults are `faultline_server::Limits::default()`'s (a test checks they agree).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// The service to serve.
@@ -44,7 +52,8 @@ pub struct ServeArgs {
     /// Most concurrent calls (HTTP/2 streams) on one connection; a client queues the rest.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     max_concurrent_streams: u32,
-    /// Largest request message in bytes; a bigger one fails its call (gRPC's usual 4 MiB).
+    /// Largest request message in bytes; a bigger one fails its call with RESOURCE_EXHAUSTED
+    /// (gRPC's usual 4 MiB).
     #[arg(long, default_value_t = 4 << 20)]
     max_message_size: usize,
     /// Most calls running at once, over all connections; a call past it fails at once with
@@ -69,6 +78,28 @@ pub struct ServeArgs {
     /// end with UNAVAILABLE, and the server exits.
     #[arg(long, default_value = "10", value_parser = seconds)]
     shutdown_grace: Duration,
+    /// Answer calls whose metadata carries `faultline-abort-code` (and optionally
+    /// `faultline-abort-message-bin`) with that status, for the conformance suite's
+    /// status-message case, as the grpcio conformance server does.
+    #[arg(long)]
+    conformance_hook: bool,
+}
+
+impl ServeArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_connections: self.max_connections as usize,
+            max_concurrent_streams: self.max_concurrent_streams,
+            max_message_size: self.max_message_size,
+            max_calls: self.max_calls as usize,
+            max_inflight_bytes: self.max_inflight_bytes,
+            handshake_timeout: self.handshake_timeout,
+            keepalive_interval: self.keepalive_interval,
+            keepalive_timeout: self.keepalive_timeout,
+            shutdown_grace: self.shutdown_grace,
+            ..Limits::default()
+        }
+    }
 }
 
 /// Parses a positive, finite number of seconds (fractions allowed).
@@ -78,14 +109,6 @@ fn seconds(s: &str) -> Result<Duration, String> {
         _ => Err(format!("`{s}` is not a positive number of seconds")),
     }
 }
-
-/// hyper's own default, which tonic overrides with "unlimited" (a mitigation for streams a
-/// peer provokes the server into resetting, CVE-2025-8671).
-const MAX_LOCAL_ERROR_RESETS: usize = 1024;
-
-/// How long calls cut off at the end of the grace period get to send their UNAVAILABLE before
-/// the process exits regardless (a peer that reads nothing would otherwise hold it forever).
-const DRAIN: Duration = Duration::from_secs(2);
 
 pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     let signals = ShutdownSignals::install()
@@ -99,58 +122,24 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     // Tests and scripts read this line to learn the port when given port 0.
     println!("listening on {local}");
 
-    let limit = args.max_message_size;
-    let greeter = matches!(args.service, Service::Greeter | Service::All)
-        .then(|| Greeter.into_service().max_decoding_message_size(limit));
-    let route_guide = matches!(args.service, Service::RouteGuide | Service::All)
-        .then(|| RouteGuide::reference().into_service().max_decoding_message_size(limit));
-    let (cut_off_switch, cut_off) = cutoff::cut_off();
-    let router = tonic::transport::Server::builder()
-        .max_concurrent_streams(args.max_concurrent_streams)
-        .http2_keepalive_interval(Some(args.keepalive_interval))
-        .http2_keepalive_timeout(Some(args.keepalive_timeout))
-        .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESETS))
-        .layer(cut_off)
-        .layer(budget::CallSlots::new(args.max_calls as usize))
-        .layer(budget::RequestBudget::new(args.max_inflight_bytes))
-        .add_optional_service(greeter)
-        .add_optional_service(route_guide);
-
-    let incoming = listener::accept(listener, args.max_connections as usize, args.handshake_timeout);
-    let (signalled, on_signal) = tokio::sync::oneshot::channel();
+    let mut config = ServerConfig::new(args.service.into()).limits(args.limits());
+    if args.conformance_hook {
+        config = config.hook(std::sync::Arc::new(AbortHook));
+    }
+    let server = Server::new(config);
+    let grace = args.shutdown_grace;
     let signal = async move {
         signals.recv().await;
-        eprintln!("shutting down: in-flight calls have {:?} to finish", args.shutdown_grace);
-        let _ = signalled.send(());
+        eprintln!("shutting down: in-flight calls have {grace:?} to finish");
     };
-    // On the signal tonic stops accepting, sends GOAWAY on every connection and waits for
-    // their calls to end; the grace period bounds that wait.
-    let server = router.serve_with_incoming_shutdown(incoming, signal);
-    tokio::pin!(server);
-    let grace_over = async move {
-        if on_signal.await.is_err() {
-            std::future::pending::<()>().await;
-        }
-        tokio::time::sleep(args.shutdown_grace).await;
-    };
-    let served = tokio::select! {
-        served = &mut server => served,
-        () = grace_over => {
-            cut_off_switch.pull();
-            match tokio::time::timeout(DRAIN, &mut server).await {
-                Ok(served) => served,
-                Err(_) => {
-                    eprintln!("shut down: dropped connections still open {DRAIN:?} after the grace period");
-                    return Ok(());
-                }
-            }
-        }
-    };
-    served.context("server failed").map_err(Failure::environment)?;
-    match cut_off_switch.ended() {
-        0 => eprintln!("shut down cleanly"),
-        n => eprintln!(
+    match tcp::serve(&server, listener, signal).await {
+        Shutdown::Clean => eprintln!("shut down cleanly"),
+        Shutdown::CutOff(n) => eprintln!(
             "shut down: {n} call(s) still running after the grace period were cut off with UNAVAILABLE"
+        ),
+        Shutdown::Dropped(n) => eprintln!(
+            "shut down: {n} call(s) cut off with UNAVAILABLE; dropped connections still open {:?} after the grace period",
+            tcp::DRAIN
         ),
     }
     Ok(())
@@ -197,7 +186,9 @@ impl ShutdownSignals {
 
 #[cfg(test)]
 mod tests {
-    use super::seconds;
+    use clap::Parser;
+
+    use super::*;
 
     #[test]
     fn seconds_must_be_positive_and_finite() {
@@ -205,5 +196,16 @@ mod tests {
         for bad in ["0", "-1", "x", "NaN", "inf", ""] {
             assert!(seconds(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_flags_default_to_the_server_crates_limits() {
+        #[derive(Debug, Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let cli = Cli::try_parse_from(["serve", "all"]).unwrap();
+        assert_eq!(cli.serve.limits(), Limits::default());
     }
 }

@@ -29,7 +29,6 @@ const ROUTE_CHAT: &str = "/routeguide.RouteGuide/RouteChat";
 // gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html).
 const OK: i32 = 0;
 const RESOURCE_EXHAUSTED: i32 = 8;
-const OUT_OF_RANGE: i32 = 11;
 const UNIMPLEMENTED: i32 = 12;
 const INTERNAL: i32 = 13;
 
@@ -143,21 +142,21 @@ async fn malformed_grpc_bodies_fail_only_their_own_call() {
             INTERNAL,
             "invalid compression flag",
         ),
-        // tonic answers from the length prefix alone, before any of the body arrives, and
-        // says OUT_OF_RANGE where gRPC's spec (and grpcio) say RESOURCE_EXHAUSTED.
+        // The server answers from the length prefix alone, before any of the body arrives, with
+        // RESOURCE_EXHAUSTED as gRPC's spec and grpcio do (tonic's own limit says OUT_OF_RANGE).
         (
             "declared over the limit",
             GET_FEATURE,
             vec![grpc_frame_raw(0, over_limit, &[])],
-            OUT_OF_RANGE,
-            "decoded message length too large",
+            RESOURCE_EXHAUSTED,
+            "larger than max",
         ),
         (
             "declared over the limit, mid-RecordRoute",
             RECORD_ROUTE,
             vec![good.clone(), grpc_frame_raw(0, u32::MAX, &[])],
-            OUT_OF_RANGE,
-            "too large",
+            RESOURCE_EXHAUSTED,
+            "larger than max",
         ),
         ("no message for a unary call", GET_FEATURE, vec![], INTERNAL, "Missing request message"),
         ("unknown method", "/routeguide.RouteGuide/GetFeatures", vec![good.clone()], UNIMPLEMENTED, ""),
@@ -238,15 +237,15 @@ async fn a_message_at_the_size_limit_is_served_and_one_byte_over_is_refused() {
     assert_eq!(Feature::decode(reply.messages[0].clone()).unwrap().location, Some(point(0, 0)));
 
     let reply = call(&mut client, GET_FEATURE, &[grpc_frame(&padded(limit + 1))]).await;
-    assert_eq!(reply.code, Some(OUT_OF_RANGE), "{:?}", (reply.code, &reply.message));
-    assert!(reply.message.contains(&format!("found {} bytes, the limit is: {limit} bytes", limit + 1)));
+    assert_eq!(reply.code, Some(RESOURCE_EXHAUSTED), "{:?}", (reply.code, &reply.message));
+    assert!(reply.message.contains(&format!("larger than max ({} vs. {limit})", limit + 1)), "{reply:?}");
     assert_served(&mut client, "after an oversize message").await;
 
     // The limit is a flag.
     let small = Server::start_with(&["route-guide", "--max-message-size", "16"]);
     let mut client = h2_connect(&small.addr).await;
     let reply = call(&mut client, GET_FEATURE, &[grpc_frame(&padded(17))]).await;
-    assert_eq!(reply.code, Some(OUT_OF_RANGE), "{reply:?}");
+    assert_eq!(reply.code, Some(RESOURCE_EXHAUSTED), "{reply:?}");
     let reply = call(&mut client, GET_FEATURE, &[grpc_frame(&padded(16))]).await;
     assert_eq!(reply.code, Some(OK), "{reply:?}");
 }

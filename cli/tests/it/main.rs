@@ -2,6 +2,7 @@
 
 mod bad_transcripts;
 mod conformance;
+mod framing;
 mod hostile;
 mod serve_client;
 mod support;

@@ -4,7 +4,8 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
+use faultline_wire::tap::{FrameTap, TapLog};
 use h2::client::{ResponseFuture, SendRequest};
 use h2::{RecvStream, SendStream};
 use http::HeaderMap;
@@ -24,19 +25,7 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
 
 // ---- gRPC over the `h2` crate ----
 
-/// A gRPC message frame claiming `declared` bytes, with compression flag `flag`.
-pub fn grpc_frame_raw(flag: u8, declared: u32, payload: &[u8]) -> Bytes {
-    let mut buf = BytesMut::with_capacity(5 + payload.len());
-    buf.put_u8(flag);
-    buf.put_u32(declared);
-    buf.put_slice(payload);
-    buf.freeze()
-}
-
-/// A well-formed gRPC message frame around `payload`.
-pub fn grpc_frame(payload: &[u8]) -> Bytes {
-    grpc_frame_raw(0, u32::try_from(payload.len()).unwrap(), payload)
-}
+pub use faultline_wire::grpc::{encode as grpc_frame, encode_raw as grpc_frame_raw};
 
 /// `message` encoded and framed.
 pub fn framed(message: &impl prost::Message) -> Bytes {
@@ -45,13 +34,20 @@ pub fn framed(message: &impl prost::Message) -> Bytes {
 
 /// An HTTP/2 connection to `addr` through the `h2` crate, driven by a spawned task.
 pub async fn h2_connect(addr: &str) -> SendRequest<Bytes> {
+    h2_connect_tapped(addr).await.0
+}
+
+/// The same, with the frames the server sends recorded as they arrive (what `h2` hides: which
+/// frame carried END_STREAM).
+pub async fn h2_connect_tapped(addr: &str) -> (SendRequest<Bytes>, TapLog) {
     within("h2 connect", async {
         let tcp = TcpStream::connect(addr).await.expect("connect");
+        let (tcp, log) = FrameTap::client_side(tcp);
         let (client, connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        client.ready().await.expect("h2 ready")
+        (client.ready().await.expect("h2 ready"), log)
     })
     .await
 }
@@ -108,6 +104,11 @@ pub async fn start_request(client: &mut SendRequest<Bytes>, request: http::Reque
 }
 
 impl Call {
+    /// The HTTP/2 stream carrying the call.
+    pub fn stream_id(&self) -> u32 {
+        self.send.stream_id().as_u32()
+    }
+
     /// Sends `data`, waiting for flow-control capacity; `end` half-closes the stream.
     /// Fails if the server has reset the stream (e.g. after answering early with an error).
     pub async fn send(&mut self, mut data: Bytes, end: bool) -> Result<(), h2::Error> {
@@ -138,7 +139,8 @@ impl Call {
         self.send.send_reset(h2::Reason::CANCEL);
     }
 
-    async fn headers(&mut self) -> Result<(), h2::Error> {
+    /// Waits for the response headers.
+    pub async fn headers(&mut self) -> Result<(), h2::Error> {
         if let Some(response) = self.response.take() {
             let response = within("response headers", response).await?;
             self.http_status = response.status().as_u16();
@@ -220,23 +222,7 @@ pub async fn call(client: &mut SendRequest<Bytes>, path: &str, frames: &[Bytes])
 
 // ---- raw HTTP/2 frames ----
 
-pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-pub mod kind {
-    pub const DATA: u8 = 0x0;
-    pub const HEADERS: u8 = 0x1;
-    pub const RST_STREAM: u8 = 0x3;
-    pub const SETTINGS: u8 = 0x4;
-    pub const PING: u8 = 0x6;
-    pub const GOAWAY: u8 = 0x7;
-    pub const WINDOW_UPDATE: u8 = 0x8;
-    pub const CONTINUATION: u8 = 0x9;
-}
-
-pub mod flag {
-    pub const ACK: u8 = 0x1;
-    pub const END_HEADERS: u8 = 0x4;
-}
+pub use faultline_wire::frame::{PREFACE, flag, kind};
 
 /// A frame whose header claims `declared` bytes, followed by `payload` (RFC 9113 §4.1).
 pub fn frame_raw(declared: u32, kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
@@ -251,7 +237,7 @@ pub fn frame_raw(declared: u32, kind: u8, flags: u8, stream: u32, payload: &[u8]
 
 /// A well-formed frame header around `payload`.
 pub fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    frame_raw(u32::try_from(payload.len()).unwrap(), kind, flags, stream, payload)
+    faultline_wire::frame::Frame::new(kind, flags, stream, payload).0.to_vec()
 }
 
 /// An HPACK block of literal fields without indexing, new names, no Huffman coding
