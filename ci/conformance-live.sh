@@ -4,7 +4,9 @@
 #   (1) drift: re-record every case against grpcio and compare with conformance/transcripts
 #       (after normalisation nothing may differ: a change means the pinned grpcio drifted, or
 #       the transcripts are stale; re-record with ci/conformance-record.sh);
-#   (2) grpcio client -> Rust server: record every case against `faultline conformance --serve`
+#   (2) grpcio client -> Rust server: record every case against `faultline serve all
+#       --conformance-hook`, the server users run (plus the abort hook the special-characters
+#       case needs)
 #       and compare with the committed transcripts (known failures allowed, stale ones fail);
 #   (3) Rust client -> grpcio server: `faultline conformance --live-client` against the grpcio
 #       conformance server.
@@ -57,7 +59,7 @@ grpcio_client_rust_server() {
 check "drift: grpcio re-recorded == committed transcripts" drift
 
 # (2) grpcio client -> Rust server
-start_server rust 600 "$faultline" conformance --serve 127.0.0.1:0
+start_server rust 600 "$faultline" serve all --conformance-hook --addr 127.0.0.1:0
 rust_addr="$ADDR"
 check "grpcio client -> rust server" grpcio_client_rust_server
 

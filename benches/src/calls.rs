@@ -7,17 +7,17 @@
 use std::fmt;
 use std::str::FromStr;
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::Bytes;
 use faultline_proto::helloworld::HelloRequest;
 use faultline_proto::helloworld::greeter_client::GreeterClient;
 use faultline_proto::routeguide::route_guide_client::RouteGuideClient;
 use faultline_proto::routeguide::{Point, Rectangle, RouteNote};
 use faultline_services::FeatureDb;
+use faultline_wire::RawCodec;
 use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::client::Grpc;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 use tonic::{Request, Status};
@@ -303,47 +303,6 @@ async fn ping_pong<T, R>(
         return Err(Status::internal("more chat replies than round trips"));
     }
     Ok(CHAT_ROUND_TRIPS as u64)
-}
-
-/// A codec that sends bytes as they are and counts what comes back without
-/// decoding it: the cheapest client tonic allows.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = usize;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = usize;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<usize>, Status> {
-        let n = src.remaining();
-        src.advance(n);
-        Ok(Some(n))
-    }
 }
 
 /// Checks once, with the generated clients, that the server at the other

@@ -1,6 +1,5 @@
 //! `faultline conformance`: the grpcio transcripts against the Rust server and client.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
@@ -40,19 +39,15 @@ pub struct ConformanceArgs {
     #[arg(long)]
     mutant: Option<Mutant>,
     /// Live: run the Rust client against the server at ADDR (grpcio's, in CI) instead.
-    #[arg(long, value_name = "ADDR", conflicts_with_all = ["recorded_against_rust", "drift", "serve"])]
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["recorded_against_rust", "drift"])]
     live_client: Option<String>,
     /// Live: compare transcripts recorded by grpcio's client against the Rust server with the
     /// committed ones.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["drift", "serve"])]
+    #[arg(long, value_name = "DIR", conflicts_with = "drift")]
     recorded_against_rust: Option<PathBuf>,
     /// Drift: compare transcripts re-recorded against grpcio with the committed ones (nothing may differ).
-    #[arg(long, value_name = "DIR", conflicts_with = "serve")]
+    #[arg(long, value_name = "DIR")]
     drift: Option<PathBuf>,
-    /// Serve the Rust side as the suite runs it (both services plus the abort hook) on ADDR
-    /// until Ctrl-C or SIGTERM; prints `listening on ADDR` first.
-    #[arg(long, value_name = "ADDR")]
-    serve: Option<SocketAddr>,
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
@@ -62,9 +57,6 @@ pub struct ConformanceArgs {
 }
 
 pub fn run(args: ConformanceArgs) -> Result<(), Failure> {
-    if let Some(addr) = args.serve {
-        return serve(addr);
-    }
     let dir = args.dir.clone().unwrap_or_else(Suite::default_dir);
     let transcripts = args.transcripts.clone().unwrap_or_else(|| dir.join("transcripts"));
     let suite = Suite::load_with_transcripts(&dir, &transcripts)
@@ -130,43 +122,4 @@ fn local_runs(suite: &Suite, args: &ConformanceArgs) -> Result<Report, Failure> 
         }
     }
     Ok(report)
-}
-
-fn serve(addr: SocketAddr) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::environment(e.into()))?;
-    runtime.block_on(async {
-        faultline_conformance::suite::serve_tcp(
-            addr,
-            |local| println!("listening on {local}"),
-            shutdown_signal(),
-        )
-        .await
-        .with_context(|| format!("cannot serve on {addr}"))
-        .map_err(Failure::environment)
-    })
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }

@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use bytes::{Buf, BufMut, Bytes};
+use bytes::Bytes;
 use faultline_proto::helloworld::{HelloReply, HelloRequest};
 use faultline_proto::routeguide::{Feature, Point, Rectangle, RouteNote, RouteSummary};
+use faultline_wire::RawCodec;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::Codec;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, BinaryMetadataKey, BinaryMetadataValue};
 use tonic::transport::Channel;
 use tonic::{Request, Status};
@@ -115,7 +116,8 @@ where
     let Ok(path) = call.method.parse::<http::uri::PathAndQuery>() else {
         return local(tonic::Code::InvalidArgument, "not a gRPC path");
     };
-    let mut grpc = tonic::client::Grpc::new(channel);
+    // The client under test: tonic's, with the deadline enforced over the whole call.
+    let mut grpc = tonic::client::Grpc::new(faultline_wire::deadline::Deadline::new(channel));
     if let Err(e) = grpc.ready().await {
         return local(tonic::Code::Unavailable, &format!("channel not ready: {e}"));
     }
@@ -254,43 +256,5 @@ async fn drain<T>(mut stream: tonic::Streaming<T>, read: impl Fn(&T)) -> Status 
             Ok(None) => return Status::ok(""),
             Err(status) => return status,
         }
-    }
-}
-
-/// Bytes in, bytes out: for requests that are not messages and methods with no types.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
     }
 }

@@ -51,7 +51,9 @@ pub fn run(
         Direction::RustServer | Direction::Drift => {
             sim.host("server", move || async move {
                 let listener = net::bind_grpc().await?;
-                server::serve(net::incoming(listener), Arc::new(SimClock::new()), mutant).await?;
+                let config = server::config(Arc::new(SimClock::new()), mutant).date_header(false);
+                let server = faultline_server::Server::new(config);
+                server.serve_in_task(net::incoming(listener)).await?;
                 Ok(())
             });
             let (calls, rules, observed) = (calls.clone(), rules.clone(), observed.clone());

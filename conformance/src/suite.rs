@@ -4,9 +4,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use faultline_services::{Mutant, SystemClock};
+use faultline_services::Mutant;
 use faultline_sim::server::SimClock;
-use futures::StreamExt;
 use hyper_util::rt::TokioIo;
 use tonic::transport::Endpoint;
 
@@ -189,11 +188,11 @@ async fn in_process_call(direction: Direction, call: &Call, rules: &Rules, mutan
     let (client_io, server_io) = tokio::io::duplex(1 << 16);
     match direction {
         Direction::RustServer | Direction::Drift => {
-            let incoming =
-                futures::stream::iter([Ok::<_, io::Error>(server_io)]).chain(futures::stream::pending());
-            let server = tokio::spawn(server::serve(incoming, Arc::new(SimClock::new()), mutant));
+            let server = server::under_test(Arc::new(SimClock::new()), mutant);
+            let connection = server.admit(server_io).expect("one connection is under the cap");
+            let served = tokio::spawn(server.serve_connection(connection));
             let observed = replay_client_side(client_io, call, rules).await;
-            server.abort();
+            served.abort();
             observed
         }
         Direction::RustClient => {
@@ -245,20 +244,4 @@ async fn live_client_call(addr: &str, call: &Call, rules: &Rules) -> Call {
     observed.events = received_events(outcome.received);
     observed.status = outcome.status;
     observed
-}
-
-/// Serves the Rust conformance server on `addr` (real TCP, wall clock) until `shutdown`
-/// resolves; calls `ready` with the bound address first.
-pub async fn serve_tcp(
-    addr: std::net::SocketAddr,
-    ready: impl FnOnce(std::net::SocketAddr),
-    shutdown: impl std::future::Future<Output = ()>,
-) -> io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    ready(listener.local_addr()?);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    tokio::select! {
-        r = server::serve(incoming, Arc::new(SystemClock::new()), None) => r.map_err(io::Error::other),
-        () = shutdown => Ok(()),
-    }
 }

@@ -12,7 +12,8 @@
 //!
 //! Message size: a message whose length prefix announces more than `max_message_size` fails
 //! its call with RESOURCE_EXHAUSTED as soon as the prefix arrives, as gRPC and grpcio say
-//! (tonic's own limit answers OUT_OF_RANGE, and only once the message is decoded).
+//! (tonic's own limit answers OUT_OF_RANGE, and only once the message is decoded), in grpc-core's
+//! words, so clients see the text they know.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -99,7 +100,7 @@ impl ChargedBody {
         });
         if let Some(len) = too_large {
             return Err(Status::resource_exhausted(format!(
-                "Received message larger than max ({len} vs. {max})"
+                "SERVER: Received message larger than max ({len} vs. {max})"
             )));
         }
         let charge = u32::try_from(data.len() + PER_MESSAGE * started).ok();

@@ -7,9 +7,11 @@
 //!   buffering and a [`grpc::Deframer`] that cuts whole messages out.
 //! - [`frame`]: HTTP/2 frames (RFC 9113 §4.1): the 9-byte header, building frames, cutting a
 //!   byte stream into them.
+//! - [`deadline`]: `grpc-timeout`, and a client layer that enforces it over a whole call.
 //! - [`tap`]: a transport wrapper that records the HTTP/2 frames a peer sent.
 //! - [`RawCodec`]: a tonic codec of undecoded message bytes, for calls with no generated types.
 
+pub mod deadline;
 pub mod frame;
 pub mod grpc;
 mod raw_codec;
