@@ -1,0 +1,151 @@
+//! The server's header blocks while `rst-stream` is on: each block (HEADERS and its
+//! CONTINUATIONs) is assembled and decoded into a mirror of the server's HPACK encoder, so
+//! the proxy knows when a block it drops changed the client's dynamic table; from then on
+//! every block is sent re-encoded as literals that leave that table alone.
+
+use faultline_wire::frame::{Frame, SAFE_FRAME_SIZE, flag, kind};
+
+use super::hpack;
+
+/// The largest header block the proxy assembles.
+const MAX_HEADER_BLOCK: usize = 1 << 20;
+
+/// A header block being assembled.
+#[derive(Debug)]
+struct Block {
+    stream: u32,
+    end_stream: bool,
+    /// The stream was reset: decode (for HPACK state) and drop.
+    dropping: bool,
+    /// The frames are forwarded unchanged as they arrive.
+    passthrough: bool,
+    fragment: Vec<u8>,
+}
+
+/// The proxy's copy of the server's HPACK encoder state, and the block in progress.
+#[derive(Debug, Default)]
+pub(super) struct HeaderMirror {
+    decoder: hpack::Decoder,
+    /// A dropped block changed the table: re-encode every block from now on.
+    translating: bool,
+    block: Option<Block>,
+}
+
+impl HeaderMirror {
+    /// Whether a block is open: only its CONTINUATIONs may come next.
+    pub(super) fn in_block(&self) -> bool {
+        self.block.is_some()
+    }
+
+    /// Opens a block with its HEADERS frame, `dropping` it when the stream was reset.
+    /// Returns whether the frame goes on unchanged.
+    pub(super) fn headers(&mut self, frame: &Frame, dropping: bool) -> Result<bool, String> {
+        let fragment = frame.header_fragment()?;
+        if fragment.len() > MAX_HEADER_BLOCK {
+            return Err("header block too large".to_owned());
+        }
+        let passthrough = !dropping && !self.translating;
+        self.block = Some(Block {
+            stream: frame.stream(),
+            end_stream: frame.has(flag::END_STREAM),
+            dropping,
+            passthrough,
+            fragment: fragment.to_vec(),
+        });
+        Ok(passthrough)
+    }
+
+    /// Adds a CONTINUATION to the open block. Returns whether the frame goes on unchanged.
+    pub(super) fn continuation(&mut self, frame: &Frame) -> Result<bool, String> {
+        let Some(block) = self.block.as_mut() else {
+            return Err("CONTINUATION outside a header block".to_owned());
+        };
+        if block.stream != frame.stream() {
+            return Err("CONTINUATION on another stream".to_owned());
+        }
+        if block.fragment.len() + frame.payload().len() > MAX_HEADER_BLOCK {
+            return Err("header block too large".to_owned());
+        }
+        block.fragment.extend_from_slice(frame.payload());
+        Ok(block.passthrough)
+    }
+
+    /// Closes the open block (its last frame had END_HEADERS) and decodes it into the
+    /// mirror. Returns the frames that replace a block neither passed through nor dropped.
+    pub(super) fn finish(&mut self) -> Result<Vec<Frame>, String> {
+        let Some(block) = self.block.take() else {
+            return Ok(Vec::new());
+        };
+        let decoded = self.decoder.decode(&block.fragment).map_err(|e| format!("HPACK: {e}"))?;
+        if block.dropping {
+            self.translating |= decoded.mutated;
+            return Ok(Vec::new());
+        }
+        if block.passthrough {
+            return Ok(Vec::new());
+        }
+        let encoded = hpack::encode_literals(&decoded.fields);
+        let chunks: Vec<&[u8]> =
+            if encoded.is_empty() { vec![&[]] } else { encoded.chunks(SAFE_FRAME_SIZE).collect() };
+        let count = chunks.len();
+        let frames = chunks.into_iter().enumerate().map(|(i, chunk)| {
+            let mut flags = if i + 1 == count { flag::END_HEADERS } else { 0 };
+            if i == 0 && block.end_stream {
+                flags |= flag::END_STREAM;
+            }
+            let kind = if i == 0 { kind::HEADERS } else { kind::CONTINUATION };
+            Frame::new(kind, flags, block.stream, chunk)
+        });
+        Ok(frames.collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server's trailers block that inserts `grpc-status: 0` into the dynamic table.
+    fn indexing_trailers(stream: u32) -> Frame {
+        let mut block = vec![0x40, 11];
+        block.extend_from_slice(b"grpc-status");
+        block.extend_from_slice(&[1, b'0']);
+        Frame::new(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, stream, &block)
+    }
+
+    #[test]
+    fn blocks_pass_until_a_dropped_one_changes_the_table_then_are_re_encoded() {
+        let mut mirror = HeaderMirror::default();
+        // `:status: 200` (static index 8) does not touch the table.
+        let status = Frame::new(kind::HEADERS, 0, 1, &[0x88]);
+        assert!(mirror.headers(&status, false).unwrap());
+        assert!(mirror.in_block());
+        let empty = Frame::new(kind::CONTINUATION, flag::END_HEADERS, 1, &[]);
+        assert!(mirror.continuation(&empty).unwrap());
+        assert!(mirror.finish().unwrap().is_empty());
+        assert!(!mirror.in_block());
+
+        assert!(!mirror.headers(&indexing_trailers(3), true).unwrap());
+        assert!(mirror.finish().unwrap().is_empty());
+
+        // The client never saw the insertion: index 62 is re-encoded as a literal.
+        let indexed = Frame::new(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, 5, &[0xbe]);
+        assert!(!mirror.headers(&indexed, false).unwrap());
+        let mut want = vec![0x00, 11];
+        want.extend_from_slice(b"grpc-status");
+        want.extend_from_slice(&[1, b'0']);
+        assert_eq!(
+            mirror.finish().unwrap(),
+            vec![Frame::new(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, 5, &want)]
+        );
+    }
+
+    #[test]
+    fn broken_blocks_are_errors() {
+        let mut mirror = HeaderMirror::default();
+        assert!(mirror.continuation(&Frame::new(kind::CONTINUATION, 0, 1, &[])).is_err());
+        mirror.headers(&Frame::new(kind::HEADERS, 0, 1, &[0x88]), false).unwrap();
+        assert!(mirror.continuation(&Frame::new(kind::CONTINUATION, 0, 3, &[])).is_err());
+        mirror.headers(&Frame::new(kind::HEADERS, 0, 1, &[0x80]), false).unwrap();
+        assert!(mirror.finish().is_err(), "index 0 is garbage");
+    }
+}

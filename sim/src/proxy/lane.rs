@@ -1,0 +1,175 @@
+//! One direction of a proxied connection: its sender's bytes cut into frames, and the
+//! output stages towards its receiver that come after the fault logic: the reorder buffer,
+//! the delay and the writer task.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use bytes::Bytes;
+use faultline_wire::frame::{Frame, FrameReader, flag, kind};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use turmoil::net::tcp::OwnedWriteHalf;
+
+/// How much to read at a time.
+pub(super) const READ_CHUNK: usize = 16 * 1024;
+
+/// A direction of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dir {
+    ClientToServer,
+    ServerToClient,
+}
+
+impl Dir {
+    /// The direction as the trace writes it.
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            Self::ClientToServer => "client->server",
+            Self::ServerToClient => "server->client",
+        }
+    }
+}
+
+/// Bytes for a writer task, to be written at `at` (or at once).
+#[derive(Debug)]
+pub(super) struct Out {
+    at: Option<Instant>,
+    bytes: Bytes,
+}
+
+/// Writes queued bytes in order, each no earlier than its release time;
+/// closes the socket when the queue is closed and drained.
+pub(super) async fn write_loop(mut half: OwnedWriteHalf, mut queue: mpsc::UnboundedReceiver<Out>) {
+    while let Some(Out { at, bytes }) = queue.recv().await {
+        if let Some(at) = at {
+            tokio::time::sleep_until(at).await;
+        }
+        if half.write_all(&bytes).await.is_err() {
+            return;
+        }
+    }
+    let _ = half.shutdown().await;
+}
+
+/// DATA frames let out of the reorder buffer.
+#[derive(Debug)]
+pub(super) struct Released {
+    /// In the order to send them.
+    pub(super) frames: Vec<Frame>,
+    /// The frames' streams in arrival order and in sending order, when the two differ.
+    pub(super) reordered: Option<(Vec<u32>, Vec<u32>)>,
+}
+
+/// One direction's input and output.
+#[derive(Debug)]
+pub(super) struct Lane {
+    /// Bytes read and not yet cut into frames.
+    pub(super) input: FrameReader,
+    /// The writer task's queue.
+    out: mpsc::UnboundedSender<Out>,
+    /// DATA frames held for reordering, in arrival order.
+    held: Vec<Frame>,
+    /// When the oldest held frame arrived.
+    held_since: Option<Instant>,
+    /// Release time of the last delayed frame (delays keep order).
+    last_release: Option<Instant>,
+    /// Whether a `frame-delay` firing was recorded for this lane.
+    delay_recorded: bool,
+    /// Whether the output is inside a header block (HEADERS without
+    /// END_HEADERS so far): nothing may be sent until its CONTINUATIONs.
+    pub(super) block_open: bool,
+    /// Frames the proxy made up while a header block was open.
+    pub(super) deferred: VecDeque<Frame>,
+    /// Bytes queued to the writer so far.
+    pub(super) bytes_out: u64,
+}
+
+impl Lane {
+    pub(super) fn new(input: FrameReader, out: mpsc::UnboundedSender<Out>) -> Self {
+        Self {
+            input,
+            out,
+            held: Vec::new(),
+            held_since: None,
+            last_release: None,
+            delay_recorded: false,
+            block_open: false,
+            deferred: VecDeque::new(),
+            bytes_out: 0,
+        }
+    }
+
+    /// Hands bytes to the writer task, to be written at `at` (or at once).
+    pub(super) fn queue(&self, at: Option<Instant>, bytes: Bytes) {
+        // A closed queue means the writer gave up on its socket: the bytes have nowhere to go.
+        let _ = self.out.send(Out { at, bytes });
+    }
+
+    /// Notes a frame leaving through the writer: counts its bytes and follows header blocks.
+    pub(super) fn note_sent(&mut self, frame: &Frame) {
+        self.bytes_out += frame.0.len() as u64;
+        if matches!(frame.kind(), kind::HEADERS | kind::PUSH_PROMISE | kind::CONTINUATION) {
+            self.block_open = !frame.has(flag::END_HEADERS);
+        }
+    }
+
+    /// Holds a DATA frame for reordering; true once the buffer holds `window` frames.
+    pub(super) fn hold(&mut self, frame: Frame, window: usize) -> bool {
+        self.held.push(frame);
+        self.held_since.get_or_insert_with(Instant::now);
+        self.held.len() >= window
+    }
+
+    /// When the oldest held frame has waited `max`.
+    pub(super) fn hold_deadline(&self, max: Duration) -> Option<Instant> {
+        self.held_since.map(|since| since + max)
+    }
+
+    /// Lets out every held frame, in a random order that keeps each stream's own order.
+    pub(super) fn release(&mut self, rng: &mut ChaCha8Rng) -> Released {
+        self.held_since = None;
+        let held = std::mem::take(&mut self.held);
+        if held.len() < 2 {
+            return Released { frames: held, reordered: None };
+        }
+        let arrival: Vec<u32> = held.iter().map(Frame::stream).collect();
+        let mut queues: BTreeMap<u32, VecDeque<Frame>> = BTreeMap::new();
+        for frame in held {
+            queues.entry(frame.stream()).or_default().push_back(frame);
+        }
+        let mut sent = Vec::with_capacity(arrival.len());
+        let mut frames = Vec::with_capacity(arrival.len());
+        for left in (1..=arrival.len()).rev() {
+            let mut pick = rng.random_range(0..left);
+            for (stream, queue) in &mut queues {
+                if pick < queue.len() {
+                    if let Some(frame) = queue.pop_front() {
+                        sent.push(*stream);
+                        frames.push(frame);
+                    }
+                    break;
+                }
+                pick -= queue.len();
+            }
+        }
+        let reordered = (sent != arrival).then_some((arrival, sent));
+        Released { frames, reordered }
+    }
+
+    /// When a frame sent now is written: after a random 0..=`max_ms`, never before the
+    /// frame before it. Also gives the delay when it is the lane's first one above zero (the
+    /// firing to record).
+    pub(super) fn delay(&mut self, rng: &mut ChaCha8Rng, max_ms: u64) -> (Instant, Option<u64>) {
+        let delay = rng.random_range(0..=max_ms);
+        let now = Instant::now();
+        let release = (now + Duration::from_millis(delay)).max(self.last_release.unwrap_or(now));
+        self.last_release = Some(release);
+        let first = delay > 0 && !self.delay_recorded;
+        self.delay_recorded |= first;
+        (release, first.then_some(delay))
+    }
+}
