@@ -55,6 +55,17 @@ impl Aspect {
         Aspect::TrailersOnly,
         Aspect::Status,
     ];
+    /// Every aspect there is.
+    pub const EVERY: &[Aspect] = &[
+        Aspect::RequestHeaders,
+        Aspect::ClientEvents,
+        Aspect::ResponseHeaders,
+        Aspect::ServerEvents,
+        Aspect::Received,
+        Aspect::Trailers,
+        Aspect::TrailersOnly,
+        Aspect::Status,
+    ];
 
     /// The aspect's name in reports.
     pub fn name(self) -> &'static str {
@@ -68,6 +79,25 @@ impl Aspect {
             Aspect::TrailersOnly => "trailers-only",
             Aspect::Status => "status",
         }
+    }
+
+    /// The aspect's name in data files (`rules.toml`, `known-failures.toml`) and JSON.
+    pub fn key(self) -> &'static str {
+        match self {
+            Aspect::RequestHeaders => "request-headers",
+            Aspect::ClientEvents => "client-events",
+            Aspect::ResponseHeaders => "response-headers",
+            Aspect::ServerEvents => "server-events",
+            Aspect::Received => "received",
+            Aspect::Trailers => "trailers",
+            Aspect::TrailersOnly => "trailers-only",
+            Aspect::Status => "status",
+        }
+    }
+
+    /// The aspect named `key` in data files.
+    pub fn from_key(key: &str) -> Option<Aspect> {
+        Aspect::EVERY.iter().copied().find(|a| a.key() == key)
     }
 }
 
@@ -234,4 +264,17 @@ fn abbreviate(s: &str) -> String {
     }
     let head: String = s.chars().take(MAX).collect();
     format!("{head}... ({} characters)", s.chars().count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Aspect;
+
+    #[test]
+    fn data_file_keys_are_the_serde_names() {
+        for a in Aspect::EVERY {
+            assert_eq!(serde_json::to_string(a).unwrap(), format!("\"{}\"", a.key()));
+            assert_eq!(Aspect::from_key(a.key()), Some(*a));
+        }
+    }
 }
