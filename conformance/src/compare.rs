@@ -27,6 +27,8 @@ pub enum Aspect {
     Trailers,
     /// Whether the response was trailers-only.
     TrailersOnly,
+    /// The response's HTTP/2 frame shape (see [`crate::framing::shape`]).
+    Framing,
     /// The status the client reported: code, message (unless made up locally), source.
     Status,
 }
@@ -38,6 +40,7 @@ impl Aspect {
         Aspect::ServerEvents,
         Aspect::Trailers,
         Aspect::TrailersOnly,
+        Aspect::Framing,
         Aspect::Status,
     ];
     /// What a run of the Rust client against a transcript server checks.
@@ -53,6 +56,7 @@ impl Aspect {
         Aspect::ServerEvents,
         Aspect::Trailers,
         Aspect::TrailersOnly,
+        Aspect::Framing,
         Aspect::Status,
     ];
     /// Every aspect there is.
@@ -64,6 +68,7 @@ impl Aspect {
         Aspect::Received,
         Aspect::Trailers,
         Aspect::TrailersOnly,
+        Aspect::Framing,
         Aspect::Status,
     ];
 
@@ -77,6 +82,7 @@ impl Aspect {
             Aspect::Received => "received messages",
             Aspect::Trailers => "trailers",
             Aspect::TrailersOnly => "trailers-only",
+            Aspect::Framing => "framing",
             Aspect::Status => "status",
         }
     }
@@ -91,6 +97,7 @@ impl Aspect {
             Aspect::Received => "received",
             Aspect::Trailers => "trailers",
             Aspect::TrailersOnly => "trailers-only",
+            Aspect::Framing => "framing",
             Aspect::Status => "status",
         }
     }
@@ -143,6 +150,9 @@ pub fn compare(expected: &Call, actual: &Call, rules: &Rules, aspects: &[Aspect]
             ),
             Aspect::TrailersOnly => {
                 differ(aspect, expected.trailers_only.to_string(), actual.trailers_only.to_string())
+            }
+            Aspect::Framing => {
+                differ(aspect, crate::framing::shape(expected, rules), crate::framing::shape(actual, rules))
             }
             Aspect::ClientEvents | Aspect::ServerEvents | Aspect::Received => {
                 let pick = |call: &Call| -> Vec<String> {

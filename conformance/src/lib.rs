@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod compare;
+pub mod framing;
 pub mod known;
 pub mod play;
 pub mod replay;

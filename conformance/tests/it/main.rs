@@ -1,8 +1,9 @@
 //! Integration tests of the conformance suite: the committed grpcio transcripts against the
 //! Rust server and client, in process and inside the simulator; mutants; bad data; known
-//! failures.
+//! failures; the framing aspect against a deliberately broken server.
 
 mod data;
+mod framing;
 mod known;
 mod mutants;
 mod rules;
