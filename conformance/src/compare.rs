@@ -27,6 +27,8 @@ pub enum Aspect {
     Trailers,
     /// Whether the response was trailers-only.
     TrailersOnly,
+    /// The response's HTTP/2 frame shape (see [`crate::framing::shape`]).
+    Framing,
     /// The status the client reported: code, message (unless made up locally), source.
     Status,
 }
@@ -38,6 +40,7 @@ impl Aspect {
         Aspect::ServerEvents,
         Aspect::Trailers,
         Aspect::TrailersOnly,
+        Aspect::Framing,
         Aspect::Status,
     ];
     /// What a run of the Rust client against a transcript server checks.
@@ -53,6 +56,19 @@ impl Aspect {
         Aspect::ServerEvents,
         Aspect::Trailers,
         Aspect::TrailersOnly,
+        Aspect::Framing,
+        Aspect::Status,
+    ];
+    /// Every aspect there is.
+    pub const EVERY: &[Aspect] = &[
+        Aspect::RequestHeaders,
+        Aspect::ClientEvents,
+        Aspect::ResponseHeaders,
+        Aspect::ServerEvents,
+        Aspect::Received,
+        Aspect::Trailers,
+        Aspect::TrailersOnly,
+        Aspect::Framing,
         Aspect::Status,
     ];
 
@@ -66,8 +82,29 @@ impl Aspect {
             Aspect::Received => "received messages",
             Aspect::Trailers => "trailers",
             Aspect::TrailersOnly => "trailers-only",
+            Aspect::Framing => "framing",
             Aspect::Status => "status",
         }
+    }
+
+    /// The aspect's name in data files (`rules.toml`, `known-failures.toml`) and JSON.
+    pub fn key(self) -> &'static str {
+        match self {
+            Aspect::RequestHeaders => "request-headers",
+            Aspect::ClientEvents => "client-events",
+            Aspect::ResponseHeaders => "response-headers",
+            Aspect::ServerEvents => "server-events",
+            Aspect::Received => "received",
+            Aspect::Trailers => "trailers",
+            Aspect::TrailersOnly => "trailers-only",
+            Aspect::Framing => "framing",
+            Aspect::Status => "status",
+        }
+    }
+
+    /// The aspect named `key` in data files.
+    pub fn from_key(key: &str) -> Option<Aspect> {
+        Aspect::EVERY.iter().copied().find(|a| a.key() == key)
     }
 }
 
@@ -113,6 +150,9 @@ pub fn compare(expected: &Call, actual: &Call, rules: &Rules, aspects: &[Aspect]
             ),
             Aspect::TrailersOnly => {
                 differ(aspect, expected.trailers_only.to_string(), actual.trailers_only.to_string())
+            }
+            Aspect::Framing => {
+                differ(aspect, crate::framing::shape(expected, rules), crate::framing::shape(actual, rules))
             }
             Aspect::ClientEvents | Aspect::ServerEvents | Aspect::Received => {
                 let pick = |call: &Call| -> Vec<String> {
@@ -234,4 +274,17 @@ fn abbreviate(s: &str) -> String {
     }
     let head: String = s.chars().take(MAX).collect();
     format!("{head}... ({} characters)", s.chars().count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Aspect;
+
+    #[test]
+    fn data_file_keys_are_the_serde_names() {
+        for a in Aspect::EVERY {
+            assert_eq!(serde_json::to_string(a).unwrap(), format!("\"{}\"", a.key()));
+            assert_eq!(Aspect::from_key(a.key()), Some(*a));
+        }
+    }
 }

@@ -1,10 +1,17 @@
 //! The case list (`cases.toml`, shared with the recorder) and the known failures
-//! (`known-failures.toml`): intended differences between grpcio and the Rust side.
+//! (`known-failures.toml`): intended differences between grpcio and the Rust side, each one
+//! difference of one aspect, spelled as the report renders it.
+//!
+//! Rendered strings rather than structured fields (a status code, a header): one form for every
+//! aspect, exactly what `--verbose` prints (an entry is written by copying from it), and any
+//! change in what differs, down to a word of a status message, stops the entry matching.
 
 use std::fmt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use crate::compare::{Aspect, Difference};
 
 /// One conformance case as `cases.toml` lists it (the recorder reads the call details).
 #[derive(Debug, Clone, Deserialize)]
@@ -62,25 +69,120 @@ impl fmt::Display for Transport {
     }
 }
 
-/// An intended difference: this case fails in these directions, for this reason.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// What a known failure allows its aspect to look like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The aspect differs exactly so: both sides as the report renders them.
+    Differs { expected: String, actual: String },
+    /// The aspect does not differ (one of a racy entry's outcomes).
+    NoDifference,
+}
+
+/// How `known-failures.toml` spells the no-difference outcome.
+pub const NO_DIFFERENCE: &str = "no difference";
+
+impl Outcome {
+    /// A difference as listed. A TOML multi-line string may close on its own line: one trailing
+    /// newline is layout (rendered values never end in one).
+    fn differs(expected: String, actual: String) -> Self {
+        let trim = |mut s: String| {
+            if s.ends_with('\n') {
+                s.pop();
+            }
+            s
+        };
+        Outcome::Differs { expected: trim(expected), actual: trim(actual) }
+    }
+
+    fn matches(&self, d: &Difference) -> bool {
+        match self {
+            Outcome::Differs { expected, actual } => *expected == d.expected && *actual == d.actual,
+            Outcome::NoDifference => false,
+        }
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Outcome::Differs { expected, actual } => {
+                use serde::ser::SerializeStruct;
+                let mut st = s.serialize_struct("Outcome", 2)?;
+                st.serialize_field("expected", expected)?;
+                st.serialize_field("actual", actual)?;
+                st.end()
+            }
+            Outcome::NoDifference => s.serialize_str(NO_DIFFERENCE),
+        }
+    }
+}
+
+/// An intended difference: in this case, direction(s) and transport(s), this aspect differs
+/// exactly so (or, racy, in one of a few listed ways), for this reason.
+#[derive(Debug, Clone, Serialize)]
 pub struct KnownFailure {
     pub case: String,
     pub directions: Vec<Direction>,
     /// Only on these transports (all when absent).
     pub transports: Option<Vec<Transport>>,
-    /// The difference depends on a race of real clocks, so a pass is not stale.
-    #[serde(default)]
-    pub racy: bool,
+    pub aspect: Aspect,
+    /// One difference; or, when a race of real clocks decides, every outcome the race may have.
+    pub outcomes: Vec<Outcome>,
     pub reason: String,
+}
+
+impl KnownFailure {
+    /// Whether the entry is about `case` in `direction` over `transport`.
+    pub fn applies(&self, case: &str, direction: Direction, transport: Transport) -> bool {
+        self.case == case
+            && self.directions.contains(&direction)
+            && self.transports.as_ref().is_none_or(|t| t.contains(&transport))
+    }
+
+    /// Whether the entry excuses `d`: its aspect, and one of its outcomes exactly.
+    pub fn excuses(&self, d: &Difference) -> bool {
+        d.aspect == self.aspect && self.outcomes.iter().any(|o| o.matches(d))
+    }
+
+    /// Whether what a run saw of the entry's aspect is among its outcomes: some difference it
+    /// excuses, or no difference at all where that is listed. An entry that does not hold is
+    /// stale.
+    pub fn holds(&self, differences: &[Difference]) -> bool {
+        let mut in_aspect = differences.iter().filter(|d| d.aspect == self.aspect).peekable();
+        if in_aspect.peek().is_none() {
+            return self.outcomes.contains(&Outcome::NoDifference);
+        }
+        in_aspect.any(|d| self.excuses(d))
+    }
+}
+
+/// One `[[failure]]` as written, checked into a [`KnownFailure`] by [`load_known`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFailure {
+    case: String,
+    #[serde(default)]
+    directions: Vec<Direction>,
+    transports: Option<Vec<Transport>>,
+    aspect: Option<String>,
+    expected: Option<String>,
+    actual: Option<String>,
+    outcomes: Option<Vec<RawOutcome>>,
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawOutcome {
+    Pair { expected: String, actual: String },
+    Word(String),
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KnownFile {
     #[serde(default)]
-    failure: Vec<KnownFailure>,
+    failure: Vec<RawFailure>,
 }
 
 /// The known failures.
@@ -90,12 +192,79 @@ pub struct KnownFailures {
 }
 
 impl KnownFailures {
-    /// The entry saying `case` is expected to fail in `direction` over `transport`, if any.
-    pub fn entry(&self, case: &str, direction: Direction, transport: Transport) -> Option<&KnownFailure> {
-        self.entries.iter().find(|k| {
-            k.case == case
-                && k.directions.contains(&direction)
-                && k.transports.as_ref().is_none_or(|t| t.contains(&transport))
+    /// The entries about `case` in `direction` over `transport`.
+    pub fn applicable(
+        &self,
+        case: &str,
+        direction: Direction,
+        transport: Transport,
+    ) -> impl Iterator<Item = &KnownFailure> {
+        self.entries.iter().filter(move |k| k.applies(case, direction, transport))
+    }
+}
+
+/// A `[[failure]]` entry that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KnownError {
+    #[error("known failure for unknown case `{case}`")]
+    UnknownCase { case: String },
+    #[error("known failure `{case}` needs a reason")]
+    NoReason { case: String },
+    #[error("known failure `{case}` needs directions")]
+    NoDirections { case: String },
+    #[error("known failure `{case}` needs an aspect")]
+    NoAspect { case: String },
+    #[error("known failure `{case}`: unknown aspect `{aspect}` (one of: {keys})", keys = aspect_keys())]
+    UnknownAspect { case: String, aspect: String },
+    #[error("known failure `{case}` ({aspect}) needs `expected` and `actual`, or else `outcomes`")]
+    NoDifference { case: String, aspect: String },
+    #[error(
+        "known failure `{case}` ({aspect}): an outcome is \"no difference\" or {{ expected, actual }}, not {found:?}"
+    )]
+    BadOutcome { case: String, aspect: String, found: String },
+}
+
+fn aspect_keys() -> String {
+    Aspect::EVERY.iter().map(|a| a.key()).collect::<Vec<_>>().join(", ")
+}
+
+impl RawFailure {
+    fn check(self, cases: &[CaseSpec]) -> Result<KnownFailure, KnownError> {
+        let case = self.case;
+        if !cases.iter().any(|c| c.id == case) {
+            return Err(KnownError::UnknownCase { case });
+        }
+        let Some(reason) = self.reason.filter(|r| !r.trim().is_empty()) else {
+            return Err(KnownError::NoReason { case });
+        };
+        if self.directions.is_empty() {
+            return Err(KnownError::NoDirections { case });
+        }
+        let Some(key) = self.aspect else { return Err(KnownError::NoAspect { case }) };
+        let Some(aspect) = Aspect::from_key(&key) else {
+            return Err(KnownError::UnknownAspect { case, aspect: key });
+        };
+        let outcomes = match (self.expected, self.actual, self.outcomes) {
+            (Some(expected), Some(actual), None) => vec![Outcome::differs(expected, actual)],
+            (None, None, Some(raw)) if !raw.is_empty() => raw
+                .into_iter()
+                .map(|o| match o {
+                    RawOutcome::Pair { expected, actual } => Ok(Outcome::differs(expected, actual)),
+                    RawOutcome::Word(w) if w == NO_DIFFERENCE => Ok(Outcome::NoDifference),
+                    RawOutcome::Word(found) => {
+                        Err(KnownError::BadOutcome { case: case.clone(), aspect: key.clone(), found })
+                    }
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(KnownError::NoDifference { case, aspect: key }),
+        };
+        Ok(KnownFailure {
+            case,
+            directions: self.directions,
+            transports: self.transports,
+            aspect,
+            outcomes,
+            reason,
         })
     }
 }
@@ -109,6 +278,8 @@ pub enum DataError {
     Toml { path: String, source: toml::de::Error },
     #[error("{path}: {reason}")]
     Invalid { path: String, reason: String },
+    #[error("{path}: {error}")]
+    Known { path: String, error: KnownError },
 }
 
 fn read(path: &Path) -> Result<String, DataError> {
@@ -130,24 +301,28 @@ pub fn load_cases(path: &Path) -> Result<Vec<CaseSpec>, DataError> {
     Ok(file.case)
 }
 
-/// Reads `known-failures.toml`, checking every entry names a case and gives a reason.
+/// Reads `known-failures.toml`, checking every entry names a case, an aspect, the difference
+/// (or outcomes) it excuses and a reason.
 pub fn load_known(path: &Path, cases: &[CaseSpec]) -> Result<KnownFailures, DataError> {
     let p = path.display().to_string();
-    let file: KnownFile =
-        toml::from_str(&read(path)?).map_err(|source| DataError::Toml { path: p.clone(), source })?;
-    for k in &file.failure {
-        if !cases.iter().any(|c| c.id == k.case) {
-            return Err(DataError::Invalid {
-                path: p,
-                reason: format!("known failure for unknown case `{}`", k.case),
-            });
-        }
-        if k.reason.trim().is_empty() || k.directions.is_empty() {
-            return Err(DataError::Invalid {
-                path: p,
-                reason: format!("known failure `{}` needs directions and a reason", k.case),
-            });
-        }
+    KnownFailures::parse(&read(path)?, cases).map_err(|e| match e {
+        DataError::Toml { source, .. } => DataError::Toml { path: p.clone(), source },
+        DataError::Known { error, .. } => DataError::Known { path: p.clone(), error },
+        other => other,
+    })
+}
+
+impl KnownFailures {
+    /// Parses and checks known failures from TOML text (errors name no file).
+    pub fn parse(text: &str, cases: &[CaseSpec]) -> Result<Self, DataError> {
+        let file: KnownFile =
+            toml::from_str(text).map_err(|source| DataError::Toml { path: String::new(), source })?;
+        let entries = file
+            .failure
+            .into_iter()
+            .map(|raw| raw.check(cases))
+            .collect::<Result<_, _>>()
+            .map_err(|error| DataError::Known { path: String::new(), error })?;
+        Ok(KnownFailures { entries })
     }
-    Ok(KnownFailures { entries: file.failure })
 }

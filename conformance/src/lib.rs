@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod compare;
+pub mod framing;
 pub mod known;
 pub mod play;
 pub mod replay;
@@ -21,7 +22,7 @@ pub mod wire;
 
 pub use compare::{Aspect, Difference};
 pub use known::{Direction, Transport};
-pub use report::{CaseResult, Report, Verdict};
+pub use report::{CaseResult, Finding, Report, Verdict};
 pub use rules::Rules;
 pub use suite::{Suite, SuiteError};
 pub use transcript::{Call, TranscriptError, TranscriptSet};

@@ -2,7 +2,9 @@
 //! what that server sent back.
 //!
 //! Raw `h2` rather than tonic's client: the replay sends exactly the recorded bytes, including
-//! those no tonic client would (malformed messages, unknown methods, over-limit messages).
+//! those no tonic client would (malformed messages, unknown methods, over-limit messages). The
+//! connection runs through a [`FrameTap`], so what `h2` hides, the server's frames, is observed
+//! too: whether a response was trailers-only is read off them.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +14,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
+use crate::framing::{self, FrameLog, FrameTap};
 use crate::rules::Rules;
 use crate::transcript::{Call, CallStatus, Dir, EventKind, Header, Message, StatusSource};
 use crate::wire::{self, EventLog};
@@ -31,7 +34,7 @@ pub fn budget(call: &Call) -> Duration {
 }
 
 enum End {
-    Trailers { headers: Vec<Header>, only: bool },
+    Trailers(Vec<Header>),
     NoTrailers,
     Reset(Option<h2::Reason>),
     GaveUp,
@@ -44,12 +47,18 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let log = EventLog::default();
+    let frames = FrameLog::default();
     let mut observed = blank(call);
-    match exchange(io, call, rules, &log, &mut observed).await {
+    let mut stream = None;
+    let io = FrameTap::server_frames(io, frames.clone());
+    match exchange(io, call, rules, &log, &mut observed, &mut stream).await {
         Ok(status) => observed.status = status,
         Err(e) => observed.status = CallStatus::new(tonic::Code::Unavailable, e, StatusSource::Client),
     }
     observed.events = log.take();
+    let seen = stream.map(|id| frames.stream(id)).unwrap_or_default();
+    observed.trailers_only = framing::is_trailers_only(&seen);
+    observed.response_frames = Some(seen);
     observed
 }
 
@@ -63,6 +72,7 @@ pub fn blank(call: &Call) -> Call {
         status: CallStatus::new(tonic::Code::Unknown, "not observed", StatusSource::Client),
         trailers: Vec::new(),
         trailers_only: false,
+        response_frames: None,
         ..call.clone()
     }
 }
@@ -73,6 +83,7 @@ async fn exchange<IO>(
     rules: &Rules,
     log: &EventLog,
     observed: &mut Call,
+    stream: &mut Option<u32>,
 ) -> Result<CallStatus, String>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -101,6 +112,7 @@ where
     );
     let (response, send) =
         client.send_request(request, false).map_err(|e| format!("sending headers: {e}"))?;
+    *stream = Some(u32::from(send.stream_id()));
     let send = Mutex::new(send);
     let cancelled = AtomicBool::new(false);
     let (received_tx, received_rx) = watch::channel(0usize);
@@ -140,8 +152,15 @@ where
         let headers =
             wire::header_list(vec![(":status".to_owned(), parts.status.as_str().to_owned())], &parts.headers);
         if headers.iter().any(|(k, _)| k == "grpc-status") {
+            // Read leniently as the status, as tonic's client does; whether it was a proper
+            // Trailers-Only (END_STREAM on this HEADERS) is the tap's to say, once the stream
+            // has ended.
             log.push(Dir::Server, EventKind::Trailers);
-            return End::Trailers { headers, only: true };
+            while let Some(Ok(data)) = body.data().await {
+                let _ = body.flow_control().release_capacity(data.len());
+            }
+            let _ = body.trailers().await;
+            return End::Trailers(headers);
         }
         log.push(Dir::Server, EventKind::Headers);
         observed.response_headers = Some(headers);
@@ -161,7 +180,7 @@ where
         match body.trailers().await {
             Ok(Some(t)) => {
                 log.push(Dir::Server, EventKind::Trailers);
-                End::Trailers { headers: wire::header_list(Vec::new(), &t), only: false }
+                End::Trailers(wire::header_list(Vec::new(), &t))
             }
             Ok(None) => End::NoTrailers,
             Err(e) => End::Reset(e.reason()),
@@ -175,8 +194,7 @@ where
     };
     let is_cancelled = cancelled.load(Ordering::SeqCst);
     Ok(match end {
-        End::Trailers { headers, only } => {
-            observed.trailers_only = only;
+        End::Trailers(headers) => {
             let status = wire::trailer_status(&headers).unwrap_or_else(|| {
                 CallStatus::new(tonic::Code::Internal, "trailers without grpc-status", StatusSource::Client)
             });

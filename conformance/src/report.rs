@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::compare::Difference;
-use crate::known::{Direction, KnownFailures, Transport};
+use crate::known::{Direction, KnownFailure, KnownFailures, Outcome, Transport};
 
 /// How a case fared in one direction over one transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -13,11 +13,12 @@ use crate::known::{Direction, KnownFailures, Transport};
 pub enum Verdict {
     /// No difference.
     Pass,
-    /// A difference that is not a known failure.
+    /// A difference that no known failure excuses.
     Fail,
-    /// A difference listed in `known-failures.toml`.
+    /// Differences, each excused by an entry of `known-failures.toml`.
     KnownFailure,
-    /// Listed in `known-failures.toml` but no longer different: the entry must go.
+    /// Every difference excused, but an entry of `known-failures.toml` excuses nothing (or,
+    /// racy, saw an outcome it does not list): the entry must go or change.
     Stale,
 }
 
@@ -39,9 +40,24 @@ pub struct CaseResult {
     pub direction: Direction,
     pub transport: Transport,
     pub verdict: Verdict,
-    /// The known-failures entry's reason, when there is one.
-    pub reason: Option<String>,
-    pub differences: Vec<Difference>,
+    pub differences: Vec<Finding>,
+    /// Entries of `known-failures.toml` for this case that did not hold.
+    pub stale: Vec<KnownFailure>,
+}
+
+/// A difference, and the known failure that excuses it if one does.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    #[serde(flatten)]
+    pub difference: Difference,
+    /// The excusing entry's reason; `None` when no entry excuses the difference.
+    pub known: Option<String>,
+}
+
+impl From<Difference> for Finding {
+    fn from(difference: Difference) -> Self {
+        Self { difference, known: None }
+    }
 }
 
 /// Every result of a run.
@@ -50,7 +66,8 @@ pub struct Report {
     pub results: Vec<CaseResult>,
 }
 
-/// Judges a case's differences against the known failures.
+/// Judges a case's differences against the known failures: each difference must be excused by
+/// an entry, and each entry about the case must hold (see [`KnownFailure::holds`]).
 pub fn judge(
     case: &str,
     direction: Direction,
@@ -58,16 +75,26 @@ pub fn judge(
     differences: Vec<Difference>,
     known: &KnownFailures,
 ) -> CaseResult {
-    let entry = known.entry(case, direction, transport);
-    let reason = entry.map(|k| k.reason.clone());
-    let verdict = match (differences.is_empty(), entry) {
-        (true, None) => Verdict::Pass,
-        (true, Some(k)) if k.racy => Verdict::Pass,
-        (true, Some(_)) => Verdict::Stale,
-        (false, Some(_)) => Verdict::KnownFailure,
-        (false, None) => Verdict::Fail,
+    let entries: Vec<&KnownFailure> = known.applicable(case, direction, transport).collect();
+    let stale: Vec<KnownFailure> =
+        entries.iter().filter(|k| !k.holds(&differences)).map(|k| (*k).clone()).collect();
+    let findings: Vec<Finding> = differences
+        .into_iter()
+        .map(|d| {
+            let known = entries.iter().find(|k| k.excuses(&d)).map(|k| k.reason.clone());
+            Finding { difference: d, known }
+        })
+        .collect();
+    let verdict = if findings.iter().any(|f| f.known.is_none()) {
+        Verdict::Fail
+    } else if !stale.is_empty() {
+        Verdict::Stale
+    } else if !findings.is_empty() {
+        Verdict::KnownFailure
+    } else {
+        Verdict::Pass
     };
-    CaseResult { case: case.to_owned(), direction, transport, verdict, reason, differences }
+    CaseResult { case: case.to_owned(), direction, transport, verdict, differences: findings, stale }
 }
 
 impl Report {
@@ -145,15 +172,38 @@ impl Report {
                 _ => {}
             }
             let _ = writeln!(out, "{} {} {}/{}", r.verdict.label(), r.case, r.direction, r.transport);
-            if let Some(reason) = &r.reason {
-                let _ = writeln!(out, "  known failure: {reason}");
-            }
-            if r.verdict == Verdict::Stale {
-                let _ = writeln!(out, "  no longer differs: remove its entry from known-failures.toml");
+            for k in &r.stale {
+                let _ = writeln!(
+                    out,
+                    "  stale known failure ({}): no longer differs as listed; fix or remove its entry in known-failures.toml",
+                    k.aspect.name()
+                );
+                for o in &k.outcomes {
+                    let _ = match o {
+                        Outcome::Differs { expected, actual } => {
+                            writeln!(out, "    listed: expected {expected:?}, actual {actual:?}")
+                        }
+                        Outcome::NoDifference => writeln!(out, "    listed: no difference"),
+                    };
+                }
+                let _ = writeln!(out, "    reason: {}", k.reason);
             }
             let actual = if r.direction == Direction::Drift { "grpcio, re-recorded" } else { "rust" };
-            for d in &r.differences {
+            let mut last_reason = None;
+            for f in &r.differences {
+                let d = &f.difference;
                 let _ = writeln!(out, "  call {}, {}:", d.call, d.aspect.name());
+                match &f.known {
+                    // One intended difference often shows in several aspects.
+                    Some(reason) if last_reason == Some(reason) => {
+                        let _ = writeln!(out, "    known failure: as above");
+                    }
+                    Some(reason) => {
+                        let _ = writeln!(out, "    known failure: {reason}");
+                    }
+                    None => {}
+                }
+                last_reason = f.known.as_ref();
                 let _ = writeln!(out, "    expected (grpcio):");
                 for line in d.expected.lines() {
                     let _ = writeln!(out, "      {line}");

@@ -153,12 +153,12 @@ impl Suite {
         for (result, (case, calls)) in report.results.iter_mut().zip(&observed) {
             if calls.len() != self.transcripts.cases[case].len() {
                 result.verdict = crate::report::Verdict::Fail;
-                result.differences.push(crate::compare::Difference {
+                result.differences.push(crate::report::Finding::from(crate::compare::Difference {
                     call: calls.len(),
                     aspect: Aspect::Status,
                     expected: format!("{} calls", self.transcripts.cases[case].len()),
                     actual: format!("{} calls recorded", calls.len()),
-                });
+                }));
             }
         }
         report

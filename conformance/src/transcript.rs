@@ -14,6 +14,8 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::framing::FrameInfo;
+
 /// The transcript format this crate reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -49,6 +51,10 @@ pub struct Call {
     /// The trailing HEADERS frame (for trailers-only, the only one).
     pub trailers: Vec<Header>,
     pub trailers_only: bool,
+    /// The server's frames on the call's stream, as a replay's tap saw them. Absent from
+    /// recordings: the recorder keeps events, and the frame shape is derived from those.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_frames: Option<Vec<FrameInfo>>,
 }
 
 /// The four kinds of gRPC call (and the one an unknown method is called as).

@@ -57,3 +57,29 @@ fn a_transcript_of_another_schema_version_is_exit_2_in_one_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("say-hello.jsonl:1") && err.contains("schema_version 9"), "{err}");
 }
+
+#[test]
+fn a_malformed_known_failure_is_exit_2_in_one_line() {
+    let dir = std::env::temp_dir().join(format!("faultline-cli-known-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["cases.toml", "rules.toml"] {
+        std::fs::copy(conformance_dir().join(name), dir.join(name)).unwrap();
+    }
+    std::fs::write(
+        dir.join("known-failures.toml"),
+        "[[failure]]\ncase = \"say-hello\"\ndirections = [\"rust-server\"]\naspect = \"colour\"\n\
+         expected = \"a\"\nactual = \"b\"\nreason = \"x\"\n",
+    )
+    .unwrap();
+    let out = run(faultline()
+        .args(["conformance", "--no-sim", "--dir"])
+        .arg(&dir)
+        .arg("--transcripts")
+        .arg(conformance_dir().join("transcripts")));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("known-failures.toml: known failure `say-hello`: unknown aspect `colour`"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

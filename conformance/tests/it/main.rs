@@ -1,7 +1,10 @@
 //! Integration tests of the conformance suite: the committed grpcio transcripts against the
-//! Rust server and client, in process and inside the simulator; mutants; bad data.
+//! Rust server and client, in process and inside the simulator; mutants; bad data; known
+//! failures; the framing aspect against a deliberately broken server.
 
 mod data;
+mod framing;
+mod known;
 mod mutants;
 mod rules;
 mod suite;

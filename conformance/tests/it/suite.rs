@@ -1,4 +1,5 @@
-use faultline_conformance::{Direction, Report, Transport, Verdict};
+use faultline_conformance::known::KnownFailures;
+use faultline_conformance::{Aspect, Direction, Report, Suite, Transport, Verdict};
 
 use crate::support::suite;
 
@@ -73,35 +74,64 @@ fn drift_in_a_message_byte_is_reported() {
     assert_eq!(report.count(Verdict::Fail), 1, "{}", report.details(false));
 }
 
+fn with_entry(toml: &str) -> Suite {
+    let mut suite = suite().clone();
+    suite.known.entries.extend(KnownFailures::parse(toml, &suite.cases).unwrap().entries);
+    suite
+}
+
 #[test]
-fn a_known_failure_that_passes_is_stale_and_fails_the_suite() {
-    let mut broken = suite().clone();
-    broken.known.entries.push(faultline_conformance::known::KnownFailure {
-        case: "say-hello".to_owned(),
-        directions: vec![Direction::RustServer],
-        transports: None,
-        racy: false,
-        reason: "made up for this test".to_owned(),
-    });
+fn a_known_failure_that_excuses_nothing_is_stale_and_fails_the_suite() {
+    let broken = with_entry(
+        r#"
+[[failure]]
+case = "say-hello"
+directions = ["rust-server"]
+aspect = "status"
+expected = 'OK (0) "", from the server'
+actual = 'CANCELLED (1) "", from the server'
+reason = "made up for this test"
+"#,
+    );
     let report = broken.run_in_process(Direction::RustServer, None).unwrap();
     assert_eq!(
         report.verdict("say-hello", Direction::RustServer, Transport::InProcess),
         Some(Verdict::Stale)
     );
     assert!(!report.passed());
-    assert!(report.details(false).contains("no longer differs"), "{}", report.details(false));
+    let details = report.details(false);
+    assert!(details.contains("stale known failure (status): no longer differs as listed"), "{details}");
 }
 
 #[test]
-fn a_racy_known_failure_may_pass() {
-    let mut racy = suite().clone();
-    racy.known.entries.push(faultline_conformance::known::KnownFailure {
-        case: "say-hello".to_owned(),
-        directions: vec![Direction::RustServer],
-        transports: None,
-        racy: true,
-        reason: "made up for this test".to_owned(),
-    });
+fn a_racy_known_failure_may_see_no_difference() {
+    let racy = with_entry(
+        r#"
+[[failure]]
+case = "say-hello"
+directions = ["rust-server"]
+aspect = "status"
+outcomes = ["no difference", { expected = 'OK (0) "", from the server', actual = 'CANCELLED (1) "", from the server' }]
+reason = "made up for this test"
+"#,
+    );
     let report = racy.run_in_process(Direction::RustServer, None).unwrap();
     assert_eq!(report.verdict("say-hello", Direction::RustServer, Transport::InProcess), Some(Verdict::Pass));
+}
+
+#[test]
+fn a_known_case_with_one_difference_not_listed_fails() {
+    // unknown-method differs in two aspects (trailers, status), each listed; drop one entry.
+    let mut suite = suite().clone();
+    suite.known.entries.retain(|k| !(k.case == "unknown-method" && k.aspect == Aspect::Trailers));
+    let report = suite.run_in_process(Direction::RustServer, None).unwrap();
+    assert_eq!(
+        report.verdict("unknown-method", Direction::RustServer, Transport::InProcess),
+        Some(Verdict::Fail)
+    );
+    let result = report.results.iter().find(|r| r.case == "unknown-method").unwrap();
+    let unexcused: Vec<Aspect> =
+        result.differences.iter().filter(|f| f.known.is_none()).map(|f| f.difference.aspect).collect();
+    assert_eq!(unexcused, [Aspect::Trailers]);
+    assert_eq!(report.count(Verdict::Fail), 1, "{}", report.details(false));
 }
