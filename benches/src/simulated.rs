@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use faultline_sim::Scenario;
-use faultline_sim::proxy::ProxyFault;
+use faultline_sim::{Fault, Scenario};
 
 /// Client hosts of a throughput scenario.
 pub const CLIENTS: u32 = 8;
@@ -21,6 +20,7 @@ pub fn throughput(min_ms: u64, max_ms: u64, calls_per_client: u32) -> Scenario {
         .concurrency(CONCURRENCY)
         .calls_per_client(calls_per_client)
         .think(Duration::ZERO)
+        .route_pause(Duration::ZERO, Duration::ZERO)
         .latency(Duration::from_millis(min_ms), Duration::from_millis(max_ms))
 }
 
@@ -28,8 +28,10 @@ pub fn throughput(min_ms: u64, max_ms: u64, calls_per_client: u32) -> Scenario {
 /// path: a frame-reorder window of 1 reorders nothing, so every frame is
 /// parsed and forwarded but none is touched.
 pub fn through_clean_proxy(min_ms: u64, max_ms: u64, calls_per_client: u32) -> Scenario {
-    let mut scenario = throughput(min_ms, max_ms, calls_per_client)
-        .proxy_fault(ProxyFault::FrameReorder { window: 1, max_delay_ms: 0 });
+    let scenario = throughput(min_ms, max_ms, calls_per_client);
+    let whole_run = Duration::from_millis(scenario.limit_ms);
+    let mut scenario =
+        scenario.fault(Duration::ZERO, whole_run, Fault::FrameReorder { window: 1, max_delay_ms: 0 });
     scenario.name = format!("clean-proxy-{min_ms}-{max_ms}ms");
     scenario
 }

@@ -248,8 +248,8 @@ fn summarize(scenarios: &[Scenario], outcomes: &[(usize, Outcome)], swarm: bool)
         all_ok &= ok;
         let mut fired = std::collections::BTreeMap::<String, u32>::new();
         for o in &mine {
-            for (name, n) in &o.report.faults_fired {
-                *fired.entry(name.clone()).or_default() += n;
+            for (name, t) in o.report.fired() {
+                *fired.entry(name.to_owned()).or_default() += t.acted;
             }
         }
         let name = if swarm { format!("{} (swarm)", scenario.name) } else { scenario.name.clone() };

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use faultline_proto::helloworld::{HelloReply, HelloRequest};
 use faultline_proto::routeguide::{Feature, Point, Rectangle, RouteNote, RouteSummary};
 use faultline_wire::RawCodec;
+use faultline_wire::deadline::Deadline;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::codec::Codec;
@@ -35,8 +36,9 @@ pub struct ClientOutcome {
     pub local: bool,
 }
 
-/// Makes `call` with tonic over `channel`, following the transcript's client script.
-pub async fn run(channel: Channel, call: &Call, rules: &Rules) -> ClientOutcome {
+/// Makes `call` with tonic over `channel` (tonic's channel with the deadline enforced over the
+/// whole call: the client under test), following the transcript's client script.
+pub async fn run(channel: Deadline<Channel>, call: &Call, rules: &Rules) -> ClientOutcome {
     let messages: Vec<Bytes> = wire::script(call, rules, Dir::Client)
         .iter()
         .filter_map(|s| match &s.kind {
@@ -70,7 +72,7 @@ pub async fn run(channel: Channel, call: &Call, rules: &Rules) -> ClientOutcome 
 
 /// The call with prost types, if every request decodes as `Req`.
 async fn typed<Req, Resp>(
-    channel: &Channel,
+    channel: &Deadline<Channel>,
     call: &Call,
     rules: &Rules,
     messages: &[Bytes],
@@ -96,7 +98,7 @@ enum End {
 }
 
 async fn drive<C>(
-    channel: Channel,
+    channel: Deadline<Channel>,
     call: &Call,
     rules: &Rules,
     codec: C,
@@ -116,8 +118,7 @@ where
     let Ok(path) = call.method.parse::<http::uri::PathAndQuery>() else {
         return local(tonic::Code::InvalidArgument, "not a gRPC path");
     };
-    // The client under test: tonic's, with the deadline enforced over the whole call.
-    let mut grpc = tonic::client::Grpc::new(faultline_wire::deadline::Deadline::new(channel));
+    let mut grpc = tonic::client::Grpc::new(channel);
     if let Err(e) = grpc.ready().await {
         return local(tonic::Code::Unavailable, &format!("channel not ready: {e}"));
     }

@@ -3,11 +3,11 @@
 //! simulation and the conformance suite agree on what a correct call is.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use faultline_services::Mutant;
-use faultline_sim::net::{self, ClientNet, GRPC_PORT};
-use faultline_sim::runner::EPOCH_SECS;
+use faultline_sim::World;
+use faultline_sim::net::{self, GRPC_PORT, Traffic};
 use faultline_sim::server::SimClock;
 use faultline_sim::trace::Trace;
 use tokio::sync::mpsc;
@@ -32,16 +32,11 @@ pub fn run(
     seed: u64,
     mutant: Option<Mutant>,
 ) -> Vec<Call> {
-    let smoke = faultline_sim::catalogue::find(SCENARIO).expect("the catalogue has a smoke scenario");
-    let mut sim = turmoil::Builder::new()
-        .rng_seed(seed)
-        .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
-        .simulation_duration(Duration::from_secs(3_600))
-        .tick_duration(Duration::from_millis(1))
-        .min_message_latency(Duration::from_millis(smoke.min_latency_ms))
-        .max_message_latency(Duration::from_millis(smoke.max_latency_ms))
-        .enable_random_order()
-        .build();
+    let mut smoke = faultline_sim::catalogue::find(SCENARIO).expect("the catalogue has a smoke scenario");
+    smoke.limit_ms = Duration::from_secs(3_600).as_millis() as u64;
+    let world = World::new(&smoke, seed);
+    let mut sim = world.sim();
+    let traffic = Traffic::default();
     let observed: Arc<Mutex<Vec<Call>>> = Arc::default();
     let calls: Arc<Vec<Call>> = Arc::new(calls.to_vec());
     let rules = Arc::new(rules.clone());
@@ -53,7 +48,7 @@ pub fn run(
                 let listener = net::bind_grpc().await?;
                 let config = server::config(Arc::new(SimClock::new()), mutant).date_header(false);
                 let server = faultline_server::Server::new(config);
-                server.serve_in_task(net::incoming(listener)).await?;
+                server.serve_in_task(net::incoming(listener, "server", &Traffic::default())).await?;
                 Ok(())
             });
             let (calls, rules, observed) = (calls.clone(), rules.clone(), observed.clone());
@@ -90,7 +85,7 @@ pub fn run(
             let (calls, rules, observed) = (calls.clone(), rules.clone(), observed.clone());
             sim.client("client", async move {
                 for call in calls.iter() {
-                    let channel = net::channel("client", &target, ClientNet::default(), Trace::default());
+                    let channel = net::channel("client", &target, &world.net, &Trace::default(), &traffic);
                     let outcome = client::run(channel, call, &rules).await;
                     let played = played_rx.lock().await.recv().await.unwrap_or_default();
                     observed.lock().expect("observed lock").push(client_observation(call, played, outcome));

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use faultline_services::Mutant;
 use faultline_sim::server::SimClock;
+use faultline_wire::deadline::Deadline;
 use hyper_util::rt::TokioIo;
 use tonic::transport::Endpoint;
 
@@ -208,7 +209,7 @@ async fn in_process_call(direction: Direction, call: &Call, rules: &Rules, mutan
             });
             let channel =
                 Endpoint::from_static("http://conformance.test").connect_with_connector_lazy(connector);
-            let outcome = client::run(channel, call, rules).await;
+            let outcome = client::run(Deadline::new(channel), call, rules).await;
             let played = play.await.unwrap_or_default();
             client_observation(call, played, outcome)
         }
@@ -240,7 +241,7 @@ async fn live_client_call(addr: &str, call: &Call, rules: &Rules) -> Call {
             return observed;
         }
     };
-    let outcome = client::run(channel, call, rules).await;
+    let outcome = client::run(Deadline::new(channel), call, rules).await;
     observed.events = received_events(outcome.received);
     observed.status = outcome.status;
     observed

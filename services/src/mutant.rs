@@ -1,7 +1,9 @@
 //! Deliberately wrong variants of the services, as other ports implement them.
 //!
 //! The harness must catch each one; a mutant is a test-only switch on a
-//! service value, never on by default.
+//! service value, never on by default. Some are wrong rules other ports have; the
+//! rest are bugs only faults, time or volume reveal (an idle timeout, a leak, a
+//! panic on one input, a handler that outlives its call).
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,17 +24,49 @@ pub enum Mutant {
     DropLastMessage,
     /// RouteChat keeps one note history for all calls instead of one per call.
     SharedChat,
+    /// Every RouteGuide call fails UNAVAILABLE (the harness must fail it through clean windows).
+    Unavailable,
+    /// RecordRoute gives up when the next point takes over 300 ms to arrive (an idle timeout
+    /// far shorter than the tutorial client's 0.5–1.5 s pauses).
+    IdleTimeout,
+    /// RecordRoute rounds `elapsed_time` to the nearest second instead of truncating it.
+    ElapsedRounded,
+    /// ListFeatures computes the rectangle's aspect ratio with an integer division that panics
+    /// when the rectangle has no height.
+    AspectRatioPanic,
+    /// Every RouteGuide call leaks one of 2,500 slots; once they are gone, calls fail
+    /// RESOURCE_EXHAUSTED (a method that degrades after many calls).
+    SlotLeak,
+    /// ListFeatures finishes its stream, then keeps the call's request for 5 s in a detached task
+    /// (a handler that outlives its call).
+    LingeringHandler,
 }
 
 impl Mutant {
     /// Every mutant, in a fixed order.
-    pub const ALL: [Mutant; 6] = [
+    pub const ALL: [Mutant; 12] = [
         Mutant::SegmentTruncation,
         Mutant::DefaultFeatureOnMiss,
         Mutant::EchoNewNote,
         Mutant::ExclusiveEdges,
         Mutant::DropLastMessage,
         Mutant::SharedChat,
+        Mutant::Unavailable,
+        Mutant::IdleTimeout,
+        Mutant::ElapsedRounded,
+        Mutant::AspectRatioPanic,
+        Mutant::SlotLeak,
+        Mutant::LingeringHandler,
+    ];
+
+    /// The mutants of one call's semantics, which a single call can reveal (the rest need
+    /// concurrency, time or volume).
+    pub const SINGLE_CALL: [Mutant; 5] = [
+        Mutant::SegmentTruncation,
+        Mutant::DefaultFeatureOnMiss,
+        Mutant::EchoNewNote,
+        Mutant::ExclusiveEdges,
+        Mutant::DropLastMessage,
     ];
 
     /// The mutant's kebab-case name, as used on the command line and in scenarios.
@@ -44,6 +78,12 @@ impl Mutant {
             Mutant::ExclusiveEdges => "exclusive-edges",
             Mutant::DropLastMessage => "drop-last-message",
             Mutant::SharedChat => "shared-chat",
+            Mutant::Unavailable => "unavailable",
+            Mutant::IdleTimeout => "idle-timeout",
+            Mutant::ElapsedRounded => "elapsed-rounded",
+            Mutant::AspectRatioPanic => "aspect-ratio-panic",
+            Mutant::SlotLeak => "slot-leak",
+            Mutant::LingeringHandler => "lingering-handler",
         }
     }
 }
@@ -56,9 +96,7 @@ impl fmt::Display for Mutant {
 
 /// The name given is not a mutant.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "unknown mutant `{0}` (known: segment-truncation, default-feature-on-miss, echo-new-note, exclusive-edges, drop-last-message, shared-chat)"
-)]
+#[error("unknown mutant `{0}` (known: {known})", known = Mutant::ALL.map(Mutant::name).join(", "))]
 pub struct UnknownMutant(pub String);
 
 impl FromStr for Mutant {

@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use faultline_proto::routeguide::route_guide_server;
 use faultline_proto::routeguide::{Feature, Point, Rectangle, RouteNote, RouteSummary};
@@ -44,6 +46,10 @@ pub fn list_feature_indices(db: &FeatureDb, rect: &Rectangle, mutant: Option<Mut
     let right = lo.longitude.max(hi.longitude);
     let top = lo.latitude.max(hi.latitude);
     let bottom = lo.latitude.min(hi.latitude);
+    if mutant == Some(Mutant::AspectRatioPanic) {
+        // The bug: an integer aspect ratio, which divides by zero for a flat rectangle.
+        let _aspect = (i64::from(right) - i64::from(left)) / (i64::from(top) - i64::from(bottom));
+    }
     let exclusive = mutant == Some(Mutant::ExclusiveEdges);
     let inside = |p: Point| {
         if exclusive {
@@ -99,12 +105,17 @@ pub struct RouteGuide {
     mutant: Option<Mutant>,
     /// Only used by the `SharedChat` mutant.
     shared_chat: Arc<Mutex<ChatState>>,
+    /// Only used by the `SlotLeak` mutant: slots leaked so far.
+    leaked: Arc<AtomicU64>,
 }
+
+/// How many slots the `SlotLeak` mutant has before it fails every call.
+const LEAKY_SLOTS: u64 = 2_500;
 
 impl RouteGuide {
     /// A RouteGuide over `db`, timing RecordRoute with `clock`.
     pub fn new(db: Arc<FeatureDb>, clock: Arc<dyn Clock>) -> Self {
-        Self { db, clock, mutant: None, shared_chat: Arc::default() }
+        Self { db, clock, mutant: None, shared_chat: Arc::default(), leaked: Arc::default() }
     }
 
     /// The reference database on the machine's clock, as `faultline serve` runs it.
@@ -123,6 +134,17 @@ impl RouteGuide {
         &self.db
     }
 
+    /// The failures some mutants answer every call with.
+    fn admit(&self) -> Result<(), Status> {
+        match self.mutant {
+            Some(Mutant::Unavailable) => Err(Status::unavailable("the service is unavailable")),
+            Some(Mutant::SlotLeak) if self.leaked.fetch_add(1, Ordering::SeqCst) >= LEAKY_SLOTS => {
+                Err(Status::resource_exhausted("no free slot"))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// This service as a tonic service, ready to add to any server.
     pub fn into_service(self) -> route_guide_server::RouteGuideServer<Self> {
         route_guide_server::RouteGuideServer::new(self)
@@ -132,6 +154,7 @@ impl RouteGuide {
 #[tonic::async_trait]
 impl route_guide_server::RouteGuide for RouteGuide {
     async fn get_feature(&self, request: Request<Point>) -> Result<Response<Feature>, Status> {
+        self.admit()?;
         Ok(Response::new(get_feature(&self.db, request.into_inner(), self.mutant)))
     }
 
@@ -141,7 +164,15 @@ impl route_guide_server::RouteGuide for RouteGuide {
         &self,
         request: Request<Rectangle>,
     ) -> Result<Response<Self::ListFeaturesStream>, Status> {
+        self.admit()?;
         let found = list_feature_indices(&self.db, request.get_ref(), self.mutant);
+        if self.mutant == Some(Mutant::LingeringHandler) {
+            // The bug: work detached from the call keeps its request (and all it holds).
+            tokio::spawn(async move {
+                let _request = request;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            });
+        }
         let db = self.db.clone();
         Ok(Response::new(Box::pin(futures::stream::iter(
             found.into_iter().map(move |i| Ok(db.features()[i].clone())),
@@ -152,13 +183,28 @@ impl route_guide_server::RouteGuide for RouteGuide {
         &self,
         request: Request<Streaming<Point>>,
     ) -> Result<Response<RouteSummary>, Status> {
+        self.admit()?;
         let start = self.clock.now();
         let mut points = request.into_inner();
         let mut route = RouteAccumulator::new(self.mutant);
-        while let Some(point) = points.message().await? {
+        loop {
+            let next = if self.mutant == Some(Mutant::IdleTimeout) {
+                // The bug: an idle timeout far below the tutorial client's pauses.
+                tokio::time::timeout(Duration::from_millis(300), points.message())
+                    .await
+                    .map_err(|_| Status::deadline_exceeded("no point for 300 ms: giving up"))??
+            } else {
+                points.message().await?
+            };
+            let Some(point) = next else { break };
             route.push(&self.db, point);
         }
-        let elapsed = self.clock.now().saturating_sub(start).as_secs();
+        let elapsed = self.clock.now().saturating_sub(start);
+        let elapsed = if self.mutant == Some(Mutant::ElapsedRounded) {
+            elapsed.as_secs_f64().round() as u64
+        } else {
+            elapsed.as_secs()
+        };
         let elapsed = i32::try_from(elapsed).unwrap_or(i32::MAX);
         Ok(Response::new(route.finish(elapsed)))
     }
@@ -169,6 +215,7 @@ impl route_guide_server::RouteGuide for RouteGuide {
         &self,
         request: Request<Streaming<RouteNote>>,
     ) -> Result<Response<Self::RouteChatStream>, Status> {
+        self.admit()?;
         let mut notes = request.into_inner();
         let mutant = self.mutant;
         let shared = self.shared_chat.clone();

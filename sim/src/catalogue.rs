@@ -1,12 +1,13 @@
-//! The named scenarios `faultline run` sweeps by default. Each fault of the
-//! catalogue appears in at least one of them; `canary` must be caught.
+//! The named scenarios `faultline run` sweeps by default. Each fault of the catalogue appears in
+//! at least one of them; every fault has a window with clean time around it (calls before,
+//! between and after the windows must succeed exactly); `canary` must be caught.
 
 use std::time::Duration;
 
 use faultline_services::Mutant;
 
-use crate::proxy::ProxyFault;
-use crate::scenario::{Expect, Fault, Scenario};
+use crate::fault::Fault;
+use crate::scenario::{Expect, Scenario};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -36,30 +37,36 @@ pub fn catalogue() -> Vec<Scenario> {
             )
             .fault(ms(100), ms(2_000), Fault::Loss { rate: 0.05 }),
         Scenario::new("rst-stream")
-            .description("a proxy resets every second stream after its 2nd server message")
-            .proxy_fault(ProxyFault::RstStream { after_messages: 2, every: 2 }),
+            .description("for 3 s a proxy resets every second stream after its 2nd server message")
+            .fault(ms(300), ms(3_000), Fault::RstStream { after_messages: 2, every: 2 }),
         Scenario::new("goaway")
-            .description("a proxy sends GOAWAY after 40 frames of each connection; clients must reconnect")
-            .proxy_fault(ProxyFault::GoAway { after_frames: 40 }),
+            .description(
+                "for 3 s a proxy sends GOAWAY after 40 frames of each connection; clients must reconnect",
+            )
+            .fault(ms(300), ms(3_000), Fault::GoAway { after_frames: 40 }),
         Scenario::new("connection-reset")
-            .description("a proxy cuts each connection after 1200 bytes from the server, mid-stream")
-            .proxy_fault(ProxyFault::ConnectionReset { after_bytes: 1_200 }),
+            .description("for 3 s a proxy cuts each connection after 1200 bytes from the server, mid-stream")
+            .fault(ms(300), ms(3_000), Fault::ConnectionReset { after_bytes: 1_200 }),
         Scenario::new("frame-reorder")
-            .description("a proxy reorders and delays HTTP/2 DATA frames across the streams of a connection")
+            .description(
+                "for 3 s a proxy reorders and delays HTTP/2 DATA frames across the streams of a connection",
+            )
             .concurrency(6)
             .think(ms(20))
-            .proxy_fault(ProxyFault::FrameReorder { window: 4, max_delay_ms: 5 })
-            .proxy_fault(ProxyFault::FrameDelay { max_delay_ms: 3 }),
+            .fault(ms(200), ms(3_000), Fault::FrameReorder { window: 4, max_delay_ms: 5 })
+            .fault(ms(200), ms(3_000), Fault::FrameDelay { max_delay_ms: 3 }),
         Scenario::new("trailers-only")
-            .description("the server answers every third call with a trailers-only UNAVAILABLE")
-            .fault(ms(0), ms(5_000), Fault::TrailersOnly { code: 14, every: 3 }),
+            .description("for 3 s the server answers every third call with a Trailers-Only UNAVAILABLE")
+            .fault(ms(300), ms(3_000), Fault::TrailersOnly { code: 14, every: 3 }),
         Scenario::new("deadline")
-            .description("handlers slow to 400 ms against 300 ms deadlines, and clients cancel some calls")
+            .description(
+                "handlers slow to 400 ms against 300 ms deadlines for 2 s, and clients cancel some calls",
+            )
             .deadline(ms(300))
             .cancel_rate(0.2)
             .fault(ms(100), ms(2_000), Fault::SlowHandler { delay_ms: 400 }),
         Scenario::new("chaos")
-            .description("every fault of the catalogue, overlapping")
+            .description("every fault of the catalogue, overlapping, then clean time")
             .calls_per_client(48)
             .concurrency(4)
             .cancel_rate(0.1)
@@ -71,9 +78,16 @@ pub fn catalogue() -> Vec<Scenario> {
             .fault(ms(1_800), ms(400), Fault::CrashBounce)
             .fault(ms(2_300), ms(600), Fault::Loss { rate: 0.03 })
             .fault(ms(0), ms(3_000), Fault::TrailersOnly { code: 14, every: 7 })
-            .proxy_fault(ProxyFault::RstStream { after_messages: 1, every: 3 })
-            .proxy_fault(ProxyFault::GoAway { after_frames: 20 })
-            .proxy_fault(ProxyFault::FrameReorder { window: 2, max_delay_ms: 4 }),
+            .fault(ms(200), ms(2_500), Fault::RstStream { after_messages: 1, every: 3 })
+            .fault(ms(200), ms(2_500), Fault::GoAway { after_frames: 20 })
+            .fault(ms(200), ms(3_000), Fault::FrameReorder { window: 2, max_delay_ms: 4 }),
+        Scenario::new("soak")
+            .description("10,000 calls against one server lifetime, no pauses: what degrades with volume")
+            .clients(8)
+            .concurrency(8)
+            .calls_per_client(1_250)
+            .think(Duration::ZERO)
+            .route_pause(Duration::ZERO, Duration::ZERO),
         Scenario::new("canary")
             .description("a service that truncates each route segment: the summary property must catch it")
             .mutant(Mutant::SegmentTruncation)

@@ -1,14 +1,35 @@
-//! Property checkers: every call's record against the independent model and
-//! against what the scenario's faults allow.
+//! The properties: every call's record and the run's events against the independent model,
+//! and against what the faults — where and when they acted — can explain.
+//!
+//! The rules, exactly (README "Properties" says the same):
+//!
+//! - **status**: a call that failed (not cancelled by its own client) is explained only by a
+//!   fault window whose scope covers the call (client links and the server host cover every
+//!   call; a proxy connection covers its client's calls; a reset stream, a Trailers-Only answer
+//!   or a slowed handler covers its one call), that may cause the call's code (`Fault::may_cause`),
+//!   and that overlaps the call's lifetime, the window extended by the grace
+//!   (`NetParams::grace`). Anything else is a violation naming the call, its code and time,
+//!   and the nearest fault window. So a call in a clean window must succeed.
+//! - **stream-order**, **summary**, **chat**: received messages are a prefix of the model's; a
+//!   call that succeeded has exactly the model's result. A RecordRoute's `elapsed_time` is the
+//!   whole seconds its handler ran (from the server's handler events, two ticks of slack).
+//! - **deadline**: no call outlives its deadline by more than one tick plus the slowest link
+//!   latency; every call ends; a call that ran past its deadline ends DEADLINE_EXCEEDED.
+//! - **handler-leak**: no server handler (its future, response stream and request) outlives
+//!   its call by more than the grace.
+//! - **recovery**, **panic**, **determinism** are judged by the runner and the sweep.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use serde::Serialize;
 use tonic::Code;
 
+use crate::fault::{Fault, Injector, NetParams};
 use crate::model::Model;
-use crate::proxy::ProxyFault;
-use crate::scenario::{Fault, Scenario};
+use crate::scenario::Scenario;
+use crate::trace::{Event, EventKind, Phase, Scope};
 use crate::workload::{CallInput, CallRecord, Reply};
 
 /// The properties, by name.
@@ -17,16 +38,22 @@ use crate::workload::{CallInput, CallRecord, Reply};
 pub enum Property {
     /// Received messages are a prefix of the model's, no duplicate, no gap; a completed stream equals it.
     StreamOrder,
-    /// An OK RecordRoute summary equals the model on the points sent.
+    /// An OK RecordRoute summary equals the model on the points sent, and its elapsed time the handler's.
     Summary,
     /// RouteChat replies equal the model on that call's notes; no cross-call leaks.
     Chat,
-    /// A failed call's code is one the faults allow; a deadline surfaces as DEADLINE_EXCEEDED.
+    /// A failed call is explained by a fault that acted on its path, when it could, with that code.
     Status,
-    /// No call outlives its deadline; after faults heal, calls succeed again within a bound.
-    Liveness,
+    /// Deadlines are enforced by the stack: no call outlives its deadline; every call ends.
+    Deadline,
+    /// After the last fault heals, every client gets one call of every method through.
+    Recovery,
+    /// No server handler keeps running after its call ended.
+    HandlerLeak,
     /// Same seed, same trace.
     Determinism,
+    /// Nothing inside the run panics.
+    Panic,
 }
 
 impl fmt::Display for Property {
@@ -36,8 +63,11 @@ impl fmt::Display for Property {
             Property::Summary => "summary",
             Property::Chat => "chat",
             Property::Status => "status",
-            Property::Liveness => "liveness",
+            Property::Deadline => "deadline",
+            Property::Recovery => "recovery",
+            Property::HandlerLeak => "handler-leak",
             Property::Determinism => "determinism",
+            Property::Panic => "panic",
         })
     }
 }
@@ -62,96 +92,248 @@ impl fmt::Display for Violation {
     }
 }
 
-/// Codes a connection-breaking fault can surface: the transport fails
-/// (UNAVAILABLE), h2 resets or aborts a stream (CANCELLED, INTERNAL, UNKNOWN),
-/// or the call runs into its deadline.
-const BROKEN_CONNECTION: &[Code] =
-    &[Code::Unavailable, Code::Cancelled, Code::Internal, Code::Unknown, Code::DeadlineExceeded];
-
-/// Codes a fault may legitimately cause (besides the client's own deadline and cancel).
-pub fn allowed_codes(scenario: &Scenario) -> Vec<Code> {
-    let mut codes: Vec<Code> = Vec::new();
-    for f in &scenario.faults {
-        match f.fault {
-            // Slow or held links outlive keepalive, which then tears the
-            // connection down like any other break (a call dispatched onto it
-            // as it closes ends CANCELLED "operation was canceled" in tonic).
-            Fault::Latency { .. }
-            | Fault::Hold
-            | Fault::Partition { .. }
-            | Fault::CrashBounce
-            | Fault::Loss { .. } => codes.extend_from_slice(BROKEN_CONNECTION),
-            // The server's own deadline may fire first and cancel the call.
-            Fault::SlowHandler { .. } => codes.extend([Code::DeadlineExceeded, Code::Cancelled]),
-            Fault::TrailersOnly { code, .. } => codes.push(Code::from(code)),
-        }
-    }
-    for p in &scenario.proxy {
-        match p {
-            ProxyFault::FrameReorder { .. } | ProxyFault::FrameDelay { .. } => {
-                codes.push(Code::DeadlineExceeded)
-            }
-            _ => codes.extend_from_slice(BROKEN_CONNECTION),
-        }
-    }
-    codes.sort_by_key(|c| *c as i32);
-    codes.dedup();
-    codes
+/// A stretch of time during which a fault may have touched calls in its scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// The fault's name.
+    pub fault: &'static str,
+    /// Which calls it may have touched.
+    pub scope: Scope,
+    /// When it started acting, simulated microseconds.
+    pub start_us: u64,
+    /// When it stopped (before the grace), simulated microseconds.
+    pub end_us: u64,
+    /// The codes it may cause.
+    pub codes: Vec<Code>,
 }
 
-/// Checks every record; returns the violations, in call order.
+/// Every fault window of a run, from the injectors' events: a network or host fault's window
+/// runs from its start to its heal; a server or proxy fault acts call by call, connection by
+/// connection, so each of its acts is a window of its own (frame delay and reorder keep acting
+/// on their connection until they heal).
+pub fn windows(scenario: &Scenario, events: &[Event], net: &NetParams) -> Vec<Window> {
+    let mut open: BTreeMap<usize, (u64, Scope)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in events {
+        let EventKind::Fault(f) = &e.kind else { continue };
+        let Some(timed) = scenario.faults.get(f.index) else { continue };
+        let codes = timed.fault.may_cause(net, Duration::from_millis(timed.for_ms));
+        match (timed.fault.injector(), f.phase) {
+            (Injector::Network, Phase::Start) => {
+                open.insert(f.index, (e.at_us, f.scope.clone()));
+            }
+            (Injector::Network, Phase::Heal) => {
+                if let Some((start_us, scope)) = open.remove(&f.index) {
+                    out.push(Window { fault: f.fault, scope, start_us, end_us: e.at_us, codes });
+                }
+            }
+            (Injector::Server | Injector::Proxy, Phase::Acted) => {
+                let continuous = matches!(timed.fault, Fault::FrameDelay { .. } | Fault::FrameReorder { .. });
+                let end_us = if continuous { timed.heal_us().max(e.at_us) } else { e.at_us };
+                out.push(Window { fault: f.fault, scope: f.scope.clone(), start_us: e.at_us, end_us, codes });
+            }
+            _ => {}
+        }
+    }
+    // A window still open when the run ended lasts to its end.
+    for (index, (start_us, scope)) in open {
+        let timed = &scenario.faults[index];
+        let codes = timed.fault.may_cause(net, Duration::from_millis(timed.for_ms));
+        out.push(Window { fault: timed.fault.name(), scope, start_us, end_us: u64::MAX, codes });
+    }
+    out
+}
+
+/// Checks every record and the run's events; returns the violations, in call order.
 pub fn check(
     scenario: &Scenario,
     model: &Model,
     records: &[CallRecord],
-    recovery_failures: &[String],
+    events: &[Event],
+    net: &NetParams,
+    run_end_us: u64,
 ) -> Vec<Violation> {
-    let allowed = allowed_codes(scenario);
+    let windows = windows(scenario, events, net);
+    let handlers = handler_lives(events);
+    let grace = net.grace().as_micros() as u64;
     let mut out = Vec::new();
     for r in records {
-        check_call(model, r, &allowed, &mut out);
+        let mut fail = |property, detail: String| out.push(Violation { property, call: Some(r.id), detail });
+        check_status(r, &windows, grace, &mut fail);
+        check_deadline(r, net, &mut fail);
+        check_payload(model, r, handlers.get(&r.id), net, &mut fail);
+        check_handler(r, handlers.get(&r.id), grace, run_end_us, &mut fail);
     }
-    for failure in recovery_failures {
-        out.push(Violation { property: Property::Liveness, call: None, detail: failure.clone() });
-    }
+    out.extend(never_ended(events, records));
     out
+}
+
+/// When each call's handler started and ended (`None`: still running at the end of the run).
+fn handler_lives(events: &[Event]) -> BTreeMap<u64, (u64, Option<u64>)> {
+    let mut lives = BTreeMap::new();
+    for e in events {
+        if let EventKind::Handler { call, running } = e.kind {
+            if running {
+                lives.insert(call, (e.at_us, None));
+            } else if let Some((_, end)) = lives.get_mut(&call) {
+                end.get_or_insert(e.at_us);
+            }
+        }
+    }
+    lives
+}
+
+fn seconds(us: u64) -> String {
+    if us == u64::MAX { "the end".to_owned() } else { format!("{:.3}s", us as f64 / 1e6) }
+}
+
+fn check_status(r: &CallRecord, windows: &[Window], grace: u64, fail: &mut impl FnMut(Property, String)) {
+    if r.code == Code::Ok || (r.code == Code::Cancelled && r.cancelled_by_client) {
+        return;
+    }
+    let overlaps = |w: &Window| r.start_us <= w.end_us.saturating_add(grace) && w.start_us <= r.end_us;
+    let explained =
+        windows.iter().any(|w| w.scope.covers(&r.client, r.id) && w.codes.contains(&r.code) && overlaps(w));
+    if explained {
+        return;
+    }
+    let distance = |w: &Window| {
+        if overlaps(w) {
+            0
+        } else if w.start_us > r.end_us {
+            w.start_us - r.end_us
+        } else {
+            r.start_us - w.end_us.saturating_add(grace)
+        }
+    };
+    let nearest = windows.iter().min_by_key(|w| (distance(w), w.start_us)).map_or_else(
+        || "no fault acted in this run".to_owned(),
+        |w| {
+            let why = if !w.scope.covers(&r.client, r.id) {
+                "on another path".to_owned()
+            } else if !w.codes.contains(&r.code) {
+                format!("which cannot cause {:?}", r.code)
+            } else {
+                format!("{:.3}s away", distance(w) as f64 / 1e6)
+            };
+            format!(
+                "nearest fault: {} on {} {}..{} (+{} grace), {why}",
+                w.fault,
+                w.scope,
+                seconds(w.start_us),
+                seconds(w.end_us),
+                seconds(grace)
+            )
+        },
+    );
+    fail(
+        Property::Status,
+        format!(
+            "{} failed with {:?} ({:?}) during {}..{}, where no fault that acted on its path can explain it; {nearest}",
+            r.input.method(),
+            r.code,
+            r.message,
+            seconds(r.start_us),
+            seconds(r.end_us)
+        ),
+    );
+}
+
+fn check_deadline(r: &CallRecord, net: &NetParams, fail: &mut impl FnMut(Property, String)) {
+    let lasted = r.end_us.saturating_sub(r.start_us);
+    let slack = (net.tick + net.max_latency).as_micros() as u64;
+    if lasted > r.deadline_us + slack {
+        fail(
+            Property::Deadline,
+            format!(
+                "lasted {lasted}us, past its {}us deadline by more than a tick and a link latency ({slack}us)",
+                r.deadline_us
+            ),
+        );
+    }
+    let tick = net.tick.as_micros() as u64;
+    if lasted > r.deadline_us + tick && !r.cancelled_by_client && r.code != Code::DeadlineExceeded {
+        fail(
+            Property::Deadline,
+            format!("ran past its deadline but ended {:?}, not DeadlineExceeded", r.code),
+        );
+    }
+}
+
+fn check_handler(
+    r: &CallRecord,
+    life: Option<&(u64, Option<u64>)>,
+    grace: u64,
+    run_end_us: u64,
+    fail: &mut impl FnMut(Property, String),
+) {
+    let Some(&(_, end)) = life else { return };
+    match end {
+        Some(end) if end > r.end_us + grace => fail(
+            Property::HandlerLeak,
+            format!(
+                "its server handler ran until {}, {}ms after the call ended {:?} at {} (bound: the grace, {}ms)",
+                seconds(end),
+                (end - r.end_us) / 1000,
+                r.code,
+                seconds(r.end_us),
+                grace / 1000
+            ),
+        ),
+        None if run_end_us > r.end_us + grace => fail(
+            Property::HandlerLeak,
+            format!(
+                "its server handler was still running at the end of the run ({}), {}ms after the call ended {:?}",
+                seconds(run_end_us),
+                (run_end_us - r.end_us) / 1000,
+                r.code
+            ),
+        ),
+        _ => {}
+    }
+}
+
+/// Calls that started and never ended.
+fn never_ended(events: &[Event], records: &[CallRecord]) -> Vec<Violation> {
+    let mut started: BTreeMap<u64, (u64, &str, u64)> = BTreeMap::new();
+    for e in events {
+        match &e.kind {
+            EventKind::CallStart { call, method, deadline_us } => {
+                started.insert(*call, (e.at_us, method.as_str(), *deadline_us));
+            }
+            EventKind::CallEnd { call, .. } => {
+                started.remove(call);
+            }
+            _ => {}
+        }
+    }
+    started
+        .into_iter()
+        .filter(|(call, _)| !records.iter().any(|r| r.id == *call))
+        .map(|(call, (at, method, deadline))| Violation {
+            property: Property::Deadline,
+            call: Some(call),
+            detail: format!(
+                "{method} started at {} with a {}ms deadline and never ended",
+                seconds(at),
+                deadline / 1000
+            ),
+        })
+        .collect()
 }
 
 fn is_prefix<T: PartialEq>(prefix: &[T], of: &[T]) -> bool {
     prefix.len() <= of.len() && prefix == &of[..prefix.len()]
 }
 
-fn check_call(model: &Model, r: &CallRecord, allowed: &[Code], out: &mut Vec<Violation>) {
-    let mut fail = |property, detail: String| out.push(Violation { property, call: Some(r.id), detail });
+fn check_payload(
+    model: &Model,
+    r: &CallRecord,
+    handler: Option<&(u64, Option<u64>)>,
+    net: &NetParams,
+    fail: &mut impl FnMut(Property, String),
+) {
     let ok = r.code == Code::Ok;
-
-    // Liveness: the call ended by its deadline (one tick of slack for timer granularity).
-    let lasted = r.end_us.saturating_sub(r.start_us);
-    if lasted > r.deadline_us + 1_000 {
-        fail(Property::Liveness, format!("lasted {lasted}us, past its {}us deadline", r.deadline_us));
-    }
-
-    // Status.
-    if !ok {
-        let client_made = (r.code == Code::Cancelled && r.cancelled_by_client)
-            || (r.code == Code::DeadlineExceeded && lasted + 1_000 >= r.deadline_us);
-        if !client_made && !allowed.contains(&r.code) {
-            fail(
-                Property::Status,
-                format!(
-                    "{} failed with {:?} ({:?}), which no active fault allows",
-                    r.input.method(),
-                    r.code,
-                    r.message
-                ),
-            );
-        }
-    }
-    if lasted >= r.deadline_us && !r.cancelled_by_client && r.code != Code::DeadlineExceeded {
-        fail(Property::Status, format!("ran to its deadline but ended {:?}, not DeadlineExceeded", r.code));
-    }
-
-    // Payloads against the model.
     match &r.input {
         CallInput::SayHello { name } | CallInput::SayHelloAgain { name } => {
             let want = if matches!(r.input, CallInput::SayHello { .. }) {
@@ -159,14 +341,14 @@ fn check_call(model: &Model, r: &CallRecord, allowed: &[Code], out: &mut Vec<Vio
             } else {
                 Model::hello_again(name)
             };
-            unary(ok, &r.replies, Reply::Hello(want), &mut fail);
+            unary(ok, &r.replies, Reply::Hello(want), fail);
         }
         CallInput::GetFeature { point } => {
-            unary(ok, &r.replies, Reply::Feature(model.get_feature(*point)), &mut fail);
+            unary(ok, &r.replies, Reply::Feature(model.get_feature(*point)), fail);
         }
         CallInput::ListFeatures { lo, hi } => {
             let want: Vec<Reply> = model.list_features(*lo, *hi).into_iter().map(Reply::Feature).collect();
-            stream(ok, &r.replies, &want, Property::StreamOrder, &mut fail);
+            stream(ok, &r.replies, &want, Property::StreamOrder, fail);
         }
         CallInput::RecordRoute { points } => {
             let (point_count, feature_count, distance) = model.record_route(points);
@@ -181,12 +363,8 @@ fn check_call(model: &Model, r: &CallRecord, allowed: &[Code], out: &mut Vec<Vio
                             ),
                         );
                     }
-                    let bound = lasted.div_ceil(1_000_000) as i32;
-                    if !(0..=bound).contains(elapsed_time) {
-                        fail(
-                            Property::Summary,
-                            format!("elapsed_time {elapsed_time}s exceeds the call's {lasted}us"),
-                        );
+                    if let Some(why) = elapsed_wrong(*elapsed_time, r, handler, net) {
+                        fail(Property::Summary, why);
                     }
                 }
                 other => fail(Property::Summary, format!("{:?} call got replies {other:?}", r.code)),
@@ -195,9 +373,34 @@ fn check_call(model: &Model, r: &CallRecord, allowed: &[Code], out: &mut Vec<Vio
         CallInput::RouteChat { notes } => {
             let notes: Vec<_> = notes.iter().map(|(m, p)| (m.clone(), Some(*p))).collect();
             let want: Vec<Reply> = Model::route_chat(&notes).into_iter().map(Reply::Note).collect();
-            stream(ok, &r.replies, &want, Property::Chat, &mut fail);
+            stream(ok, &r.replies, &want, Property::Chat, fail);
         }
     }
+}
+
+/// Why a RecordRoute's `elapsed_time` is wrong, if it is: it is the whole seconds from the
+/// handler's start to the end of the client stream, which the handler's events bound (it ends
+/// the tick it answers, give or take two ticks); without them, the call's own span bounds it.
+fn elapsed_wrong(
+    elapsed: i32,
+    r: &CallRecord,
+    handler: Option<&(u64, Option<u64>)>,
+    net: &NetParams,
+) -> Option<String> {
+    const SECOND: u64 = 1_000_000;
+    let slack = 2 * net.tick.as_micros() as u64;
+    let (lo, hi, over) = match handler {
+        Some(&(start, Some(end))) => {
+            let ran = end.saturating_sub(start);
+            (ran.saturating_sub(slack) / SECOND, ran / SECOND, format!("its handler ran {ran}us"))
+        }
+        _ => {
+            let lasted = r.end_us.saturating_sub(r.start_us);
+            (0, lasted.div_ceil(SECOND), format!("the call lasted {lasted}us"))
+        }
+    };
+    let fits = u64::try_from(elapsed).is_ok_and(|e| (lo..=hi).contains(&e));
+    (!fits).then(|| format!("elapsed_time {elapsed}s, but {over}: whole seconds {lo}..={hi}"))
 }
 
 fn unary(ok: bool, got: &[Reply], want: Reply, fail: &mut impl FnMut(Property, String)) {

@@ -6,8 +6,10 @@
 
 pub mod catalogue;
 pub mod check;
+pub mod fault;
 pub mod model;
 pub mod net;
+pub mod network;
 pub mod proxy;
 pub mod runner;
 pub mod scenario;
@@ -15,6 +17,9 @@ pub mod server;
 pub mod timeline;
 pub mod trace;
 pub mod workload;
+pub mod world;
 
+pub use fault::{Fault, TimedFault};
 pub use runner::{RunReport, run};
-pub use scenario::{Expect, Fault, Scenario};
+pub use scenario::{Expect, Scenario};
+pub use world::World;

@@ -1,58 +1,133 @@
-//! tonic over turmoil: a client connector and a server incoming stream built on
-//! turmoil's simulated TCP, so the real service code runs unchanged in the sim.
+//! tonic over turmoil: a client channel and a server incoming stream on turmoil's simulated
+//! TCP, so the real service and client code run unchanged in the simulation; and a traffic
+//! meter, so an injector can tell whether its fault touched any traffic.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
+use faultline_wire::deadline::Deadline;
 use futures::Stream;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tonic::transport::server::Connected;
 use tonic::transport::{Channel, Endpoint};
 use turmoil::net::{TcpListener, TcpStream};
 
+use crate::fault::NetParams;
 use crate::trace::{EventKind, Trace};
 
 /// The port every simulated gRPC server listens on (the tutorial's).
 pub const GRPC_PORT: u16 = 50051;
 
-/// A turmoil TCP stream that tonic's server accepts as a connection.
-#[derive(Debug)]
-pub struct SimStream(pub TcpStream);
+/// The channel simulated clients call through: tonic's, with deadlines enforced over whole
+/// calls (see `faultline_wire::deadline`).
+pub type SimChannel = Deadline<Channel>;
 
-impl Connected for SimStream {
-    type ConnectInfo = ();
-
-    fn connect_info(&self) -> Self::ConnectInfo {}
+/// Bytes and writes that crossed each (from host, to host) link. Cheap to clone; clones count
+/// together. Read between simulation steps, by injectors judging whether a fault touched
+/// traffic.
+#[derive(Debug, Clone, Default)]
+pub struct Traffic {
+    links: Arc<Mutex<BTreeMap<(String, String), Flow>>>,
 }
 
-impl AsyncRead for SimStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+/// What crossed one link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flow {
+    /// Write calls that carried bytes.
+    pub writes: u64,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+impl Traffic {
+    /// Counts a write of `bytes` from `from` to `to`.
+    pub fn wrote(&self, from: &str, to: &str, bytes: usize) {
+        let mut links = self.links.lock().expect("traffic lock is never poisoned");
+        let flow = links.entry((from.to_owned(), to.to_owned())).or_default();
+        flow.writes += 1;
+        flow.bytes += bytes as u64;
+    }
+
+    /// Everything so far, by link.
+    pub fn snapshot(&self) -> BTreeMap<(String, String), Flow> {
+        self.links.lock().expect("traffic lock is never poisoned").clone()
+    }
+
+    /// What crossed links touching `host` (either way) between two snapshots.
+    pub fn between(
+        before: &BTreeMap<(String, String), Flow>,
+        after: &BTreeMap<(String, String), Flow>,
+        host: &str,
+    ) -> Flow {
+        let mut total = Flow::default();
+        for (link, flow) in after.iter().filter(|((a, b), _)| a == host || b == host) {
+            let was = before.get(link).copied().unwrap_or_default();
+            total.writes += flow.writes - was.writes;
+            total.bytes += flow.bytes - was.bytes;
+        }
+        total
     }
 }
 
-impl AsyncWrite for SimStream {
+/// A turmoil TCP stream whose writes are counted in a [`Traffic`] meter.
+#[derive(Debug)]
+pub struct Metered {
+    stream: TcpStream,
+    from: String,
+    to: String,
+    traffic: Traffic,
+}
+
+impl Metered {
+    /// `stream`, from host `from` to host `to`.
+    pub fn new(stream: TcpStream, from: &str, to: &str, traffic: &Traffic) -> Self {
+        Self { stream, from: from.to_owned(), to: to.to_owned(), traffic: traffic.clone() }
+    }
+}
+
+impl AsyncRead for Metered {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Metered {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.stream).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n @ 1..)) = written {
+            this.traffic.wrote(&this.from, &this.to, n);
+        }
+        written
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }
 
-/// Accepted connections of a turmoil listener, as tonic's `serve_with_incoming` wants them.
-pub fn incoming(listener: TcpListener) -> impl Stream<Item = io::Result<SimStream>> {
+/// The simulated host a peer address belongs to.
+pub fn host_of(addr: std::net::SocketAddr) -> String {
+    turmoil::reverse_lookup(addr.ip()).unwrap_or_else(|| addr.ip().to_string())
+}
+
+/// Accepted connections of a turmoil listener on host `me`, metered.
+pub fn incoming(
+    listener: TcpListener,
+    me: &str,
+    traffic: &Traffic,
+) -> impl Stream<Item = io::Result<Metered>> {
+    let (me, traffic) = (me.to_owned(), traffic.clone());
     async_stream::stream! {
         loop {
-            yield listener.accept().await.map(|(stream, _)| SimStream(stream));
+            yield listener.accept().await.map(|(stream, peer)| Metered::new(stream, &me, &host_of(peer), &traffic));
         }
     }
 }
@@ -62,46 +137,26 @@ pub async fn bind_grpc() -> io::Result<TcpListener> {
     TcpListener::bind(("0.0.0.0", GRPC_PORT)).await
 }
 
-/// HTTP/2 settings every simulated client uses: keepalive finds dead
-/// connections (turmoil's TCP never retransmits a lost segment).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientNet {
-    /// Give up a connection attempt after this long.
-    pub connect_timeout: Duration,
-    /// Send an HTTP/2 PING after this much idle time.
-    pub keepalive_interval: Duration,
-    /// Close the connection when a PING is not answered within this.
-    pub keepalive_timeout: Duration,
-}
-
-impl Default for ClientNet {
-    fn default() -> Self {
-        Self {
-            connect_timeout: Duration::from_secs(1),
-            keepalive_interval: Duration::from_millis(500),
-            keepalive_timeout: Duration::from_millis(500),
-        }
-    }
-}
-
-/// A lazily connecting tonic channel from the current host (`from`, for the
-/// trace) to `target` (`"server:50051"`) over turmoil TCP.
-pub fn channel(from: &str, target: &str, net: ClientNet, trace: Trace) -> Channel {
-    let from = from.to_owned();
-    let target = target.to_owned();
+/// A lazily connecting channel from the current host (`from`) to `target` (`"server:50051"`)
+/// over turmoil TCP, with `net`'s connect timeout and HTTP/2 keepalive (turmoil's TCP never
+/// retransmits a lost segment: keepalive is what finds a dead connection).
+pub fn channel(from: &str, target: &str, net: &NetParams, trace: &Trace, traffic: &Traffic) -> SimChannel {
+    let (from, target, trace, traffic) = (from.to_owned(), target.to_owned(), trace.clone(), traffic.clone());
     let host = target.split(':').next().unwrap_or_default().to_owned();
-    Endpoint::from_shared(format!("http://{target}"))
+    let channel = Endpoint::from_shared(format!("http://{target}"))
         .expect("simulated targets are valid URIs")
         .connect_timeout(net.connect_timeout)
         .http2_keep_alive_interval(net.keepalive_interval)
         .keep_alive_timeout(net.keepalive_timeout)
         .keep_alive_while_idle(true)
         .connect_with_connector_lazy(tower::service_fn(move |_uri| {
-            let (from, target, host, trace) = (from.clone(), target.clone(), host.clone(), trace.clone());
+            let (from, target, host, trace, traffic) =
+                (from.clone(), target.clone(), host.clone(), trace.clone(), traffic.clone());
             async move {
                 let result = TcpStream::connect(target.as_str()).await;
-                trace.record(&from, EventKind::Connect { to: host, ok: result.is_ok() });
-                result.map(TokioIo::new)
+                trace.record(&from, EventKind::Connect { to: host.clone(), ok: result.is_ok() });
+                result.map(|stream| TokioIo::new(Metered::new(stream, &from, &host, &traffic)))
             }
-        }))
+        }));
+    Deadline::new(channel)
 }

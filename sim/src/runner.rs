@@ -1,30 +1,39 @@
-//! One simulated run: build the turmoil world for a scenario and seed, run the
-//! workload while the fault schedule fires, then check every property.
+//! One simulated run: build the world for a scenario and seed, run the workload while the
+//! injectors follow the schedule, then check every property. A panic anywhere inside the run
+//! (a handler, the proxy, the harness) is caught and reported as a violation of the run.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::panic::{AssertUnwindSafe, PanicHookInfo};
+use std::sync::{Arc, Mutex, Once, PoisonError};
+use std::time::Duration;
 
 use faultline_services::FeatureDb;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 use serde::Serialize;
 use tonic::Code;
 
-use crate::check::{self, Violation};
+use crate::check::{self, Property, Violation};
+use crate::fault::{Injector, Schedule};
 use crate::model::Model;
-use crate::net::{self, ClientNet, GRPC_PORT};
+use crate::net::{self, GRPC_PORT, Traffic};
+use crate::network::NetworkInjector;
 use crate::proxy::Proxy;
-use crate::scenario::{Fault, Scenario, TimedFault};
-use crate::server::{self, ServerConfig};
-use crate::trace::{Event, EventKind, Trace, hash_events};
-use crate::workload::{CallInput, CallRecord, Caller, InputGen};
+use crate::scenario::{Expect, Scenario};
+use crate::server::{self, ServerHost};
+use crate::trace::{Event, EventKind, Phase, Trace, hash_events};
+use crate::workload::{CallInput, CallRecord, Caller, InputGen, Plan};
+use crate::world::World;
 
-/// Prefix of a fault event's detail when the fault heals rather than fires.
-pub const HEALED: &str = "healed:";
-
-/// The fixed epoch of every run: wall time inside the simulation never varies.
-pub const EPOCH_SECS: u64 = 1_700_000_000;
+/// What a fault did in a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FaultTally {
+    /// Times it acted on traffic.
+    pub acted: u32,
+    /// How much traffic it touched, in the fault's own unit (messages held, frames that
+    /// overtook others, streams reset, writes on a cut link, ...).
+    pub touched: u64,
+}
 
 /// The outcome of one (scenario, seed) run.
 #[derive(Debug, Clone, Serialize)]
@@ -33,12 +42,15 @@ pub struct RunReport {
     pub scenario: String,
     /// The seed that reproduces this run.
     pub seed: u64,
+    /// What the scenario expects of its runs.
+    pub expect: Expect,
     /// Workload calls made (probes not counted).
     pub calls: usize,
     /// Workload calls that ended non-OK.
     pub failed_calls: usize,
-    /// How many times each fault fired.
-    pub faults_fired: BTreeMap<String, u32>,
+    /// Every fault the scenario schedules, by name, with what it did; a fault that never met
+    /// any traffic on this seed shows zero.
+    pub faults: BTreeMap<String, FaultTally>,
     /// Simulated time the run took, microseconds.
     pub sim_time_us: u64,
     /// Properties that did not hold.
@@ -58,16 +70,30 @@ impl RunReport {
     pub fn passed(&self) -> bool {
         self.violations.is_empty()
     }
+
+    /// The run came out as its scenario expects: passed, or (a canary) caught.
+    pub fn as_expected(&self) -> bool {
+        match self.expect {
+            Expect::Pass => self.passed(),
+            Expect::Caught => !self.passed(),
+        }
+    }
+
+    /// The faults that touched traffic, as `name×times`.
+    pub fn fired(&self) -> impl Iterator<Item = (&str, &FaultTally)> {
+        self.faults.iter().filter(|(_, t)| t.acted > 0).map(|(n, t)| (n.as_str(), t))
+    }
 }
 
 /// What every client host shares.
 #[derive(Debug, Clone)]
 struct ClientShared {
     scenario: Arc<Scenario>,
-    seed: u64,
+    world: World,
     target: String,
     inputs: InputGen,
     trace: Trace,
+    traffic: Traffic,
     records: Arc<Mutex<Vec<CallRecord>>>,
     recovery_failures: Arc<Mutex<Vec<String>>>,
 }
@@ -76,91 +102,67 @@ struct ClientShared {
 pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
     let trace = Trace::default();
     let model = Model::reference();
-    let scenario = Arc::new(scenario.clone());
-    let mut sim = turmoil::Builder::new()
-        .rng_seed(seed)
-        .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
-        .simulation_duration(Duration::from_millis(scenario.limit_ms))
-        .tick_duration(Duration::from_millis(1))
-        .min_message_latency(Duration::from_millis(scenario.min_latency_ms))
-        .max_message_latency(Duration::from_millis(scenario.max_latency_ms))
-        .repair_rate(0.2)
-        .enable_random_order()
-        .build();
-
-    let server_config = ServerConfig {
-        db: Arc::new(FeatureDb::reference()),
-        mutant: scenario.mutant,
-        faults: scenario.faults.clone(),
-        trace: trace.clone(),
-    };
-    sim.host("server", move || server::serve(server_config.clone()));
-
-    let target = if scenario.proxy.is_empty() {
-        "server".to_owned()
-    } else {
-        let (faults, trace) = (scenario.proxy.clone(), trace.clone());
-        let proxy_for = scenario.proxy_for_ms.map(Duration::from_millis);
-        sim.host("proxy", move || {
-            let mut proxy = Proxy::new(format!("server:{GRPC_PORT}"), faults.clone(), seed, trace.clone());
-            proxy.heal_at = proxy_for;
-            async move {
-                proxy.run().await?;
-                Ok(())
-            }
-        });
-        "proxy".to_owned()
-    };
-
+    let world = World::new(scenario, seed);
     let shared = ClientShared {
-        scenario: scenario.clone(),
-        seed,
-        target: target.clone(),
+        scenario: Arc::new(scenario.clone()),
+        world: world.clone(),
+        target: if scenario.uses_proxy() { crate::proxy::HOST } else { server::HOST }.to_owned(),
         inputs: InputGen::new(&model),
         trace: trace.clone(),
+        traffic: Traffic::default(),
         records: Arc::default(),
         recovery_failures: Arc::default(),
     };
-    let clients: Vec<String> = (0..scenario.clients).map(|i| format!("client-{i}")).collect();
-    for (index, name) in clients.iter().enumerate() {
-        sim.client(name.as_str(), client_main(shared.clone(), index as u64, name.clone()));
-    }
+    let (outcome, panics) = catching_panics(|| simulate(&shared));
+    let (error, sim_time_us) = outcome.unwrap_or((None, trace.now_us()));
 
-    let mut schedule = FaultSchedule::new(&scenario.faults);
-    let error = loop {
-        schedule.apply_due(&mut sim, &clients, &target, &scenario, &trace);
-        match sim.step() {
-            Ok(true) => break None,
-            Ok(false) => {}
-            Err(e) => break Some(e.to_string()),
-        }
-    };
-    let sim_time_us = sim.elapsed().as_micros() as u64;
-    drop(sim);
-
-    let mut records = std::mem::take(&mut *shared.records.lock().expect("records lock"));
+    let mut records = std::mem::take(&mut *shared.records.lock().unwrap_or_else(PoisonError::into_inner));
     records.sort_by_key(|r| r.id);
-    let mut recovery_failures = std::mem::take(&mut *shared.recovery_failures.lock().expect("recovery lock"));
-    if let Some(error) = error {
-        recovery_failures.push(format!("simulation did not complete: {error}"));
+    let liveness =
+        std::mem::take(&mut *shared.recovery_failures.lock().unwrap_or_else(PoisonError::into_inner));
+    for (message, location) in &panics {
+        trace.record_at(
+            trace.now_us(),
+            "sim",
+            EventKind::Panic { message: message.clone(), location: location.clone() },
+        );
     }
-    let violations = check::check(&scenario, &model, &records, &recovery_failures);
     let events = trace.take_events();
-    let mut faults_fired = BTreeMap::new();
+    let mut violations = check::check(scenario, &model, &records, &events, &world.net, sim_time_us);
+    if let Some(error) = error {
+        let detail = format!("the simulation did not complete: {error}");
+        violations.push(Violation { property: Property::Deadline, call: None, detail });
+    }
+    violations.extend(liveness.into_iter().map(|detail| Violation {
+        property: Property::Recovery,
+        call: None,
+        detail,
+    }));
+    violations.extend(panics.into_iter().map(|(message, location)| Violation {
+        property: Property::Panic,
+        call: None,
+        detail: format!("panicked at {location}: {message}"),
+    }));
+
+    let mut faults: BTreeMap<String, FaultTally> =
+        scenario.faults.iter().map(|f| (f.fault.name().to_owned(), FaultTally::default())).collect();
     for e in &events {
-        if let EventKind::Fault { fault, detail } = &e.kind
-            && !detail.starts_with(HEALED)
+        if let EventKind::Fault(f) = &e.kind
+            && f.phase == Phase::Acted
         {
-            *faults_fired.entry(fault.clone()).or_insert(0) += 1;
+            let tally = faults.entry(f.fault.to_owned()).or_default();
+            tally.acted += 1;
+            tally.touched += f.touched;
         }
     }
     let workload: Vec<&CallRecord> = records.iter().filter(|r| !r.probe).collect();
     RunReport {
         scenario: scenario.name.clone(),
         seed,
+        expect: scenario.expect,
         calls: workload.len(),
         failed_calls: workload.iter().filter(|r| r.code != Code::Ok).count(),
-        faults_fired,
+        faults,
         sim_time_us,
         violations,
         trace_hash: hash_events(&events),
@@ -169,51 +171,185 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
     }
 }
 
-/// One workload call, planned before the run from the client's seed.
-#[derive(Debug, Clone)]
-struct PlannedCall {
-    id: u64,
-    input: CallInput,
-    cancel: Option<Duration>,
-    /// Pause before the call.
-    think: Duration,
+/// Builds the world's hosts and steps it until every client is done and every handler has had
+/// the grace to end; returns the simulator's error, if any, and the simulated time.
+fn simulate(shared: &ClientShared) -> (Option<String>, u64) {
+    let (scenario, world, trace) = (&shared.scenario, &shared.world, &shared.trace);
+    let schedule = Schedule::new(&scenario.faults);
+    let mut sim = world.sim();
+    let indexed = |injector| -> Vec<_> {
+        scenario.faults.iter().cloned().enumerate().filter(|(_, f)| f.fault.injector() == injector).collect()
+    };
+    let host = ServerHost {
+        db: Arc::new(FeatureDb::reference()),
+        mutant: scenario.mutant,
+        faults: indexed(Injector::Server),
+        trace: trace.clone(),
+        traffic: shared.traffic.clone(),
+        world: world.clone(),
+    };
+    sim.host(server::HOST, move || server::serve(host.clone()));
+    if scenario.uses_proxy() {
+        let proxy = Proxy {
+            upstream: format!("{}:{GRPC_PORT}", server::HOST),
+            faults: indexed(Injector::Proxy),
+            world: world.clone(),
+            trace: trace.clone(),
+            traffic: shared.traffic.clone(),
+        };
+        sim.host(crate::proxy::HOST, move || {
+            let proxy = proxy.clone();
+            async move {
+                proxy.run().await?;
+                Ok(())
+            }
+        });
+    }
+    let clients: Vec<String> = (0..scenario.clients).map(|i| format!("client-{i}")).collect();
+    for (index, name) in clients.iter().enumerate() {
+        sim.client(name.as_str(), client_main(shared.clone(), index as u64, name.clone()));
+    }
+    let mut network = NetworkInjector::new(
+        &schedule,
+        clients,
+        &shared.target,
+        server::HOST,
+        world.latency,
+        &shared.traffic,
+        trace,
+    );
+    let now = |sim: &turmoil::Sim<'_>| sim.elapsed().as_micros() as u64;
+    let error = loop {
+        let at = now(&sim);
+        trace.set_now(at);
+        network.apply_due(&mut sim, at);
+        match sim.step() {
+            Ok(true) => break None,
+            Ok(false) => {}
+            Err(e) => break Some(e.to_string()),
+        }
+    };
+    // Clients are done; server handlers get the grace to notice their calls have ended.
+    let linger = now(&sim) + world.net.grace().as_micros() as u64;
+    while error.is_none() && now(&sim) < linger {
+        let at = now(&sim);
+        trace.set_now(at);
+        network.apply_due(&mut sim, at);
+        if sim.step().is_err() {
+            break;
+        }
+    }
+    let at = now(&sim);
+    trace.set_now(at);
+    drop(sim);
+    (error, at)
 }
 
-/// A client host: its share of the workload over `concurrency` tasks on one
-/// channel, then, once every fault has healed, a probe that must succeed.
+thread_local! {
+    /// The panics of the run in progress on this thread (`None`: no run in progress).
+    static PANICS: RefCell<Option<Vec<(String, String)>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f`, catching its panics and every panic that happens inside it (also those a runtime
+/// catches in a task), with their messages and locations; none reaches the default hook.
+fn catching_panics<T>(f: impl FnOnce() -> T) -> (Option<T>, Vec<(String, String)>) {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info: &PanicHookInfo<'_>| {
+            let caught = PANICS.with(|panics| match panics.borrow_mut().as_mut() {
+                Some(list) => {
+                    list.push((
+                        panic_message(info),
+                        info.location().map_or_else(String::new, ToString::to_string),
+                    ));
+                    true
+                }
+                None => false,
+            });
+            if !caught {
+                default(info);
+            }
+        }));
+    });
+    PANICS.with(|p| *p.borrow_mut() = Some(Vec::new()));
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(f)).ok();
+    let panics = PANICS.with(|p| p.borrow_mut().take()).unwrap_or_default();
+    (outcome, panics)
+}
+
+fn panic_message(info: &PanicHookInfo<'_>) -> String {
+    let payload = info.payload();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic without a message)".to_owned())
+}
+
+/// The six calls a client must get through after the last fault heals, one per method.
+fn probes() -> [CallInput; 6] {
+    const KNOWN: (i32, i32) = (409_146_138, -746_188_906);
+    [
+        CallInput::SayHello { name: "probe".to_owned() },
+        CallInput::SayHelloAgain { name: "probe".to_owned() },
+        CallInput::GetFeature { point: KNOWN },
+        CallInput::ListFeatures { lo: KNOWN, hi: KNOWN },
+        CallInput::RecordRoute { points: vec![KNOWN, (0, 0)] },
+        CallInput::RouteChat { notes: vec![("probe a".to_owned(), (0, 0)), ("probe b".to_owned(), (0, 0))] },
+    ]
+}
+
+/// A client host: its share of the workload over `concurrency` lanes on one channel, then,
+/// once every fault has healed, one call of every method that must get through.
 async fn client_main(shared: ClientShared, index: u64, host: String) -> turmoil::Result {
     let scenario = &shared.scenario;
-    let mut rng = ChaCha8Rng::seed_from_u64(shared.seed);
-    rng.set_stream(index + 1);
+    let mut rng = shared.world.rng(&host, 0);
     let target = format!("{}:{GRPC_PORT}", shared.target);
-    let channel = net::channel(&host, &target, ClientNet::default(), shared.trace.clone());
+    let channel = net::channel(&host, &target, &shared.world.net, &shared.trace, &shared.traffic);
     let caller = Caller::new(channel, &host, shared.trace.clone());
     let deadline = Duration::from_millis(scenario.deadline_ms);
 
-    let mut lanes: Vec<Vec<PlannedCall>> = vec![Vec::new(); scenario.concurrency as usize];
+    let mut lanes: Vec<Vec<(Plan, Duration)>> = vec![Vec::new(); scenario.concurrency as usize];
     let scripted: Vec<CallInput> =
         scenario.calls.iter().filter(|c| u64::from(c.client) == index).map(|c| c.input.clone()).collect();
     let count =
         if scenario.calls.is_empty() { u64::from(scenario.calls_per_client) } else { scripted.len() as u64 };
+    let [pause_min, pause_max] = scenario.route_pause_ms;
     for k in 0..count {
         let input = match scripted.get(k as usize) {
             Some(input) => input.clone(),
             None => shared.inputs.input(&mut rng),
         };
-        let cancel = (rng.random_bool(scenario.cancel_rate))
+        let pauses: Vec<Duration> = match &input {
+            CallInput::RecordRoute { points } => points
+                .iter()
+                .map(|_| Duration::from_millis(rng.random_range(pause_min..=pause_max)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let cancel_after = (rng.random_bool(scenario.cancel_rate))
             .then(|| Duration::from_millis(rng.random_range(0..scenario.deadline_ms)));
         let think = Duration::from_millis(rng.random_range(0..=2 * scenario.think_ms));
-        let call = PlannedCall { id: index * 1_000_000 + k, input, cancel, think };
-        lanes[(k % u64::from(scenario.concurrency)) as usize].push(call);
+        let call_deadline = deadline + pauses.iter().sum::<Duration>();
+        let plan = Plan {
+            id: index * 1_000_000 + k,
+            input,
+            deadline: call_deadline,
+            cancel_after,
+            pauses,
+            probe: false,
+        };
+        lanes[(k % u64::from(scenario.concurrency)) as usize].push((plan, think));
     }
     let mut tasks = Vec::new();
     for lane in lanes {
         let (caller, records) = (caller.clone(), shared.records.clone());
         tasks.push(tokio::spawn(async move {
-            for call in lane {
-                tokio::time::sleep(call.think).await;
-                let record = caller.call(call.id, call.input, deadline, call.cancel, false).await;
-                records.lock().expect("records lock").push(record);
+            for (plan, think) in lane {
+                tokio::time::sleep(think).await;
+                let record = caller.call(plan).await;
+                records.lock().unwrap_or_else(PoisonError::into_inner).push(record);
             }
         }));
     }
@@ -221,133 +357,41 @@ async fn client_main(shared: ClientShared, index: u64, host: String) -> turmoil:
         task.await?;
     }
 
-    // Liveness: after the last fault heals, a call must succeed within the bound.
+    // Recovery: after the last fault heals, every method must get through within the bound.
     let heal = Duration::from_millis(scenario.heal_ms());
     let elapsed = turmoil::sim_elapsed().unwrap_or_default();
     if elapsed < heal {
         tokio::time::sleep(heal - elapsed).await;
     }
     let give_up = heal + Duration::from_millis(scenario.recovery_ms);
-    for attempt in 0u64.. {
-        let id = index * 1_000_000 + 900_000 + attempt;
-        let probe = CallInput::SayHello { name: format!("probe {attempt}") };
-        let record = caller.call(id, probe, Duration::from_secs(1), None, true).await;
-        let ok = record.code == Code::Ok;
-        shared.records.lock().expect("records lock").push(record);
-        if ok {
-            break;
-        }
-        if turmoil::sim_elapsed().unwrap_or_default() >= give_up {
-            shared.recovery_failures.lock().expect("recovery lock").push(format!(
-                "{host}: no successful call within {}ms after faults healed",
-                scenario.recovery_ms
-            ));
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    Ok(())
-}
-
-/// Start and heal actions of the timed faults, in time order.
-struct FaultSchedule {
-    actions: Vec<(u64, bool, usize, TimedFault)>,
-    next: usize,
-}
-
-impl FaultSchedule {
-    fn new(faults: &[TimedFault]) -> Self {
-        let mut actions: Vec<(u64, bool, usize, TimedFault)> = Vec::new();
-        for (i, f) in faults.iter().enumerate() {
-            actions.push((f.at_ms, true, i, f.clone()));
-            actions.push((f.at_ms + f.for_ms, false, i, f.clone()));
-        }
-        // Heals before starts at the same instant; ties broken by declaration order.
-        actions.sort_by_key(|(at, start, i, _)| (*at, *start, *i));
-        Self { actions, next: 0 }
-    }
-
-    fn apply_due(
-        &mut self,
-        sim: &mut turmoil::Sim<'_>,
-        clients: &[String],
-        target: &str,
-        scenario: &Scenario,
-        trace: &Trace,
-    ) {
-        let now_us = sim.elapsed().as_micros() as u64;
-        while let Some((at_ms, start, _, timed)) = self.actions.get(self.next) {
-            if at_ms * 1000 > now_us {
+    let probe_deadline = deadline.max(Duration::from_secs(1));
+    for (m, input) in probes().into_iter().enumerate() {
+        for attempt in 0u64.. {
+            let id = index * 1_000_000 + 900_000 + m as u64 * 1_000 + attempt;
+            let plan = Plan {
+                id,
+                input: input.clone(),
+                deadline: probe_deadline,
+                cancel_after: None,
+                pauses: Vec::new(),
+                probe: true,
+            };
+            let record = caller.call(plan).await;
+            let ok = record.code == Code::Ok;
+            shared.records.lock().unwrap_or_else(PoisonError::into_inner).push(record);
+            if ok {
                 break;
             }
-            let (start, fault) = (*start, timed.fault.clone());
-            self.next += 1;
-            let detail = apply(sim, clients, target, scenario, &fault, start);
-            if let Some(detail) = detail {
-                let detail = if start { detail } else { format!("{HEALED} {detail}") };
-                trace.record_at(now_us, "sim", EventKind::Fault { fault: fault.name().to_owned(), detail });
+            if turmoil::sim_elapsed().unwrap_or_default() >= give_up {
+                shared.recovery_failures.lock().unwrap_or_else(PoisonError::into_inner).push(format!(
+                    "{host}: no successful {} within {}ms after the last fault healed",
+                    input.method(),
+                    scenario.recovery_ms
+                ));
+                break;
             }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
-}
-
-/// Starts or heals one fault; returns what it did, for the trace (server-side
-/// faults are applied by the server itself and return `None`).
-fn apply(
-    sim: &mut turmoil::Sim<'_>,
-    clients: &[String],
-    target: &str,
-    scenario: &Scenario,
-    fault: &Fault,
-    start: bool,
-) -> Option<String> {
-    let base =
-        (Duration::from_millis(scenario.min_latency_ms), Duration::from_millis(scenario.max_latency_ms));
-    for client in clients {
-        let c = client.as_str();
-        match (fault, start) {
-            (Fault::Latency { latency_ms, jitter_ms }, true) => {
-                sim.set_link_latency(c, target, Duration::from_millis(*latency_ms));
-                sim.set_link_max_message_latency(c, target, Duration::from_millis(latency_ms + jitter_ms));
-            }
-            (Fault::Latency { .. }, false) => {
-                sim.set_link_latency(c, target, base.0);
-                sim.set_link_max_message_latency(c, target, base.1);
-            }
-            (Fault::Hold, true) => sim.hold(c, target),
-            (Fault::Hold, false) => sim.release(c, target),
-            (Fault::Partition { oneway: false }, true) => sim.partition(c, target),
-            (Fault::Partition { oneway: true }, true) => sim.partition_oneway(target, c),
-            (Fault::Partition { oneway }, false) => {
-                if *oneway {
-                    sim.repair_oneway(target, c)
-                } else {
-                    sim.repair(c, target)
-                }
-            }
-            (Fault::Loss { rate }, true) => sim.set_link_fail_rate(c, target, *rate),
-            (Fault::Loss { .. }, false) => {
-                sim.set_link_fail_rate(c, target, 0.0);
-                sim.repair(c, target);
-            }
-            _ => {}
-        }
-    }
-    match (fault, start) {
-        (Fault::CrashBounce, true) => sim.crash("server"),
-        (Fault::CrashBounce, false) => sim.bounce("server"),
-        (Fault::SlowHandler { .. } | Fault::TrailersOnly { .. }, _) => return None,
-        _ => {}
-    }
-    Some(match fault {
-        Fault::Latency { latency_ms, jitter_ms } => {
-            format!("client links {latency_ms}ms +{jitter_ms}ms jitter")
-        }
-        Fault::Hold => "client links held".to_owned(),
-        Fault::Partition { oneway: false } => "clients <-/-> server".to_owned(),
-        Fault::Partition { oneway: true } => "server -/-> clients".to_owned(),
-        Fault::CrashBounce => "server host".to_owned(),
-        Fault::Loss { rate } => format!("client links lose messages, p={rate}"),
-        Fault::SlowHandler { .. } | Fault::TrailersOnly { .. } => unreachable!("returned above"),
-    })
+    Ok(())
 }

@@ -11,59 +11,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::proxy::ProxyFault;
+use crate::fault::{Fault, Injector, TimedFault};
 use crate::workload::CallInput;
 
 /// The ChaCha stream swarm choices come from, apart from the workload's streams.
 const SWARM_STREAM: u64 = 0x5741_524d;
-
-/// A timed network or host fault: starts at `at_ms`, heals `for_ms` later.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TimedFault {
-    /// Simulated milliseconds from the start of the run.
-    pub at_ms: u64,
-    /// How long the fault lasts before it heals.
-    pub for_ms: u64,
-    /// What the fault is.
-    #[serde(flatten)]
-    pub fault: Fault,
-}
-
-/// A fault of the network or of the server host, applied by the simulator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Fault {
-    /// Client links become slow: every message takes `latency_ms` plus up to `jitter_ms`.
-    Latency { latency_ms: u64, jitter_ms: u64 },
-    /// Client links hold every message, then release them all at once (out of order across connections).
-    Hold,
-    /// Client links drop everything; `oneway` drops only server-to-client traffic.
-    Partition { oneway: bool },
-    /// The server host crashes, losing all per-call state, and restarts when the fault heals.
-    CrashBounce,
-    /// Client links randomly fail with this probability per message (lost TCP segments: the connection stalls).
-    Loss { rate: f64 },
-    /// Server handlers sleep `delay_ms` before answering.
-    SlowHandler { delay_ms: u64 },
-    /// The server answers every `every`-th call with a trailers-only error of this gRPC code.
-    TrailersOnly { code: i32, every: u32 },
-}
-
-impl Fault {
-    /// The fault's catalogue name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Fault::Latency { .. } => "latency",
-            Fault::Hold => "hold",
-            Fault::Partition { oneway: false } => "partition",
-            Fault::Partition { oneway: true } => "partition-oneway",
-            Fault::CrashBounce => "crash-bounce",
-            Fault::Loss { .. } => "loss",
-            Fault::SlowHandler { .. } => "slow-handler",
-            Fault::TrailersOnly { .. } => "trailers-only",
-        }
-    }
-}
 
 /// One call of a scripted workload: which client makes it, and what it sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,23 +63,23 @@ pub struct Scenario {
     pub deadline_ms: u64,
     /// Probability that a call is cancelled by its client part-way.
     pub cancel_rate: f64,
+    /// The pause, in milliseconds, a client takes after each RecordRoute point, drawn from
+    /// `[min, max]` (the tutorial's client pauses 0.5–1.5 s). A RecordRoute's deadline is
+    /// `deadline_ms` plus its pauses.
+    pub route_pause_ms: [u64; 2],
     /// Scripted calls: when present, clients make exactly these (in order, per
     /// client) instead of `calls_per_client` generated ones. Property search
     /// writes its shrunk workloads here.
     pub calls: Vec<ScriptedCall>,
-    /// Timed faults of the network and the server host.
+    /// The faults, each with its window. A proxy host stands between clients and server
+    /// when any of them is a proxy fault.
     pub faults: Vec<TimedFault>,
-    /// gRPC-aware faults of a proxy host between clients and server; with
-    /// none, clients talk to the server directly.
-    pub proxy: Vec<ProxyFault>,
-    /// When set, the proxy's call-failing faults (RST_STREAM, GOAWAY, reset)
-    /// stop this many milliseconds into the run; unset, they never stop.
-    pub proxy_for_ms: Option<u64>,
     /// A deliberately buggy server variant (canary and mutant tests).
     pub mutant: Option<Mutant>,
     /// What the verdict should be.
     pub expect: Expect,
-    /// After faults heal, every client must complete a call within this bound.
+    /// After the last fault heals, every client must get a call of every method through
+    /// within this bound.
     pub recovery_ms: u64,
     /// Hard stop of the simulation: a run still going by then is a liveness failure.
     pub limit_ms: u64,
@@ -146,10 +98,9 @@ impl Default for Scenario {
             max_latency_ms: 5,
             deadline_ms: 2_000,
             cancel_rate: 0.0,
+            route_pause_ms: [500, 1_500],
             calls: Vec::new(),
             faults: Vec::new(),
-            proxy: Vec::new(),
-            proxy_for_ms: None,
             mutant: None,
             expect: Expect::Pass,
             recovery_ms: 10_000,
@@ -234,15 +185,15 @@ impl Scenario {
         self
     }
 
-    /// Adds a scripted call made by client `client`.
-    pub fn call(mut self, client: u32, input: CallInput) -> Self {
-        self.calls.push(ScriptedCall { client, input });
+    /// Sets the range of a client's pause after each RecordRoute point.
+    pub fn route_pause(mut self, min: Duration, max: Duration) -> Self {
+        self.route_pause_ms = [min.as_millis() as u64, max.as_millis() as u64];
         self
     }
 
-    /// Puts a proxy host with this fault between clients and server.
-    pub fn proxy_fault(mut self, fault: ProxyFault) -> Self {
-        self.proxy.push(fault);
+    /// Adds a scripted call made by client `client`.
+    pub fn call(mut self, client: u32, input: CallInput) -> Self {
+        self.calls.push(ScriptedCall { client, input });
         self
     }
 
@@ -295,15 +246,15 @@ impl Scenario {
         if !(0.0..=1.0).contains(&self.cancel_rate) {
             return invalid("cancel_rate must be between 0 and 1");
         }
+        if self.route_pause_ms[0] > self.route_pause_ms[1] {
+            return invalid("route_pause_ms must be [min, max] with min <= max");
+        }
         for f in &self.faults {
-            match f.fault {
-                Fault::Loss { rate } if !(0.0..=1.0).contains(&rate) => {
-                    return invalid("loss rate must be between 0 and 1");
-                }
-                Fault::TrailersOnly { code, every } if !(1..=16).contains(&code) || every == 0 => {
-                    return invalid("trailers-only needs a non-OK gRPC code (1..=16) and every >= 1");
-                }
-                _ => {}
+            if let Some(reason) = f.fault.invalid() {
+                return invalid(reason);
+            }
+            if f.for_ms == 0 {
+                return invalid("every fault needs for_ms > 0");
             }
         }
         if self.heal_ms() + self.recovery_ms >= self.limit_ms {
@@ -312,11 +263,14 @@ impl Scenario {
         Ok(())
     }
 
-    /// Simulated time by which every timed fault, and the proxy's call-failing
-    /// faults if they stop, have healed.
+    /// Simulated time by which every fault has healed.
     pub fn heal_ms(&self) -> u64 {
-        let timed = self.faults.iter().map(|f| f.at_ms + f.for_ms).max().unwrap_or(0);
-        timed.max(self.proxy_for_ms.unwrap_or(0))
+        self.faults.iter().map(|f| f.at_ms + f.for_ms).max().unwrap_or(0)
+    }
+
+    /// Whether a proxy host stands between clients and server.
+    pub fn uses_proxy(&self) -> bool {
+        self.faults.iter().any(|f| f.fault.injector() == Injector::Proxy)
     }
 
     /// Swarm testing: the variant of this scenario that seed `seed` runs, which
@@ -326,18 +280,12 @@ impl Scenario {
         rng.set_stream(SWARM_STREAM);
         let mut variant = self.clone();
         variant.faults.retain(|_| rng.random_bool(0.5));
-        variant.proxy.retain(|_| rng.random_bool(0.5));
         variant
     }
 
     /// Names of every fault this scenario can inject, sorted, without repeats.
     pub fn fault_names(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = self
-            .faults
-            .iter()
-            .map(|f| f.fault.name())
-            .chain(self.proxy.iter().map(ProxyFault::name))
-            .collect();
+        let mut names: Vec<&'static str> = self.faults.iter().map(|f| f.fault.name()).collect();
         names.sort_unstable();
         names.dedup();
         names

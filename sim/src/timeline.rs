@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use crate::runner::RunReport;
 use crate::scenario::{Expect, Scenario};
-use crate::trace::EventKind;
+use crate::trace::{EventKind, HostState, Phase};
 
 /// Left margin of the plot, for lane labels (px).
 const LEFT: f64 = 130.0;
@@ -122,7 +122,7 @@ fn collect_calls(report: &RunReport) -> BTreeMap<u64, CallView> {
     let mut calls: BTreeMap<u64, CallView> = BTreeMap::new();
     for e in &report.events {
         match &e.kind {
-            EventKind::CallStart { call, method } => {
+            EventKind::CallStart { call, method, .. } => {
                 let v = view(&mut calls, *call, &e.host, e.at_us);
                 v.start_us = e.at_us;
                 v.method = method.clone();
@@ -134,10 +134,10 @@ fn collect_calls(report: &RunReport) -> BTreeMap<u64, CallView> {
             EventKind::CallEnd { call, code, message } => {
                 let v = view(&mut calls, *call, &e.host, e.at_us);
                 v.end_us = Some(e.at_us);
-                v.code = Some(code.clone());
+                v.code = Some(format!("{code:?}"));
                 v.message = message.clone();
             }
-            EventKind::Connect { .. } | EventKind::Fault { .. } | EventKind::Host { .. } => {}
+            _ => {}
         }
     }
     for r in &report.records {
@@ -362,11 +362,8 @@ fn header(out: &mut String, scenario: &Scenario, report: &RunReport) {
         Expect::Pass => "pass",
         Expect::Caught => "caught",
     };
-    let fired = if report.faults_fired.is_empty() {
-        "none".to_owned()
-    } else {
-        report.faults_fired.iter().map(|(f, n)| format!("{} ×{n}", esc(f))).collect::<Vec<_>>().join(", ")
-    };
+    let fired: Vec<String> = report.fired().map(|(f, t)| format!("{} ×{}", esc(f), t.acted)).collect();
+    let fired = if fired.is_empty() { "none".to_owned() } else { fired.join(", ") };
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -711,10 +708,17 @@ fn svg(
             EventKind::Connect { to, ok: false } => {
                 (Marker::ConnectFailed, "", format!("connect → {to} failed"))
             }
-            EventKind::Host { state } => (Marker::Host, state.as_str(), format!("host {state}")),
-            EventKind::Fault { fault, detail } => {
-                let kind = if detail.starts_with("healed") { Marker::Heal } else { Marker::Fault };
-                (kind, fault.as_str(), format!("fault {fault}: {detail}"))
+            EventKind::Host { state } => (
+                Marker::Host,
+                match state {
+                    HostState::Start => "start",
+                    HostState::Crash => "crash",
+                },
+                format!("host {state}"),
+            ),
+            EventKind::Fault(f) => {
+                let kind = if f.phase == Phase::Heal { Marker::Heal } else { Marker::Fault };
+                (kind, f.fault, format!("fault {} {} ({}): {}", f.fault, f.phase, f.scope, f.detail))
             }
             _ => continue,
         };
@@ -788,7 +792,7 @@ fn svg(
     );
 }
 
-fn band_label(f: &crate::scenario::TimedFault) -> String {
+fn band_label(f: &crate::fault::TimedFault) -> String {
     format!("{} {}–{} ms", f.fault.name(), f.at_ms, f.at_ms + f.for_ms)
 }
 

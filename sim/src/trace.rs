@@ -3,10 +3,12 @@
 
 use std::fmt;
 use std::hash::Hasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
+use tonic::Code;
 
 /// One thing that happened in a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,18 +27,130 @@ pub struct Event {
 pub enum EventKind {
     /// A TCP connection was opened from `host` to `to`.
     Connect { to: String, ok: bool },
-    /// A call began.
-    CallStart { call: u64, method: String },
+    /// A call began, with its deadline (microseconds after its start).
+    CallStart { call: u64, method: String, deadline_us: u64 },
     /// The client sent message `seq` of a call.
     Sent { call: u64, seq: u32, message: String },
     /// The client received message `seq` of a call.
     Received { call: u64, seq: u32, message: String },
     /// A call ended with a gRPC status.
-    CallEnd { call: u64, code: String, message: String },
-    /// A fault fired (or healed).
-    Fault { fault: String, detail: String },
+    CallEnd {
+        call: u64,
+        #[serde(serialize_with = "code_name")]
+        code: Code,
+        message: String,
+    },
+    /// An injector started, healed or applied a fault.
+    Fault(FaultEvent),
     /// A host started, crashed or restarted.
-    Host { state: String },
+    Host { state: HostState },
+    /// A server handler of a call started, or ended (its future, response stream and request
+    /// all gone).
+    Handler { call: u64, running: bool },
+    /// The proxy met bytes it cannot follow and closed the connection.
+    ProtocolError { detail: String },
+    /// A panic inside the run (a handler, the proxy, the harness), caught.
+    Panic { message: String, location: String },
+}
+
+/// The name of a status code, as tonic spells it (`DeadlineExceeded`).
+pub fn code_name<S: serde::Serializer>(code: &Code, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{code:?}"))
+}
+
+/// What an injector reports about a fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FaultEvent {
+    /// The fault's catalogue name.
+    pub fault: &'static str,
+    /// Which of the scenario's faults (its index in `Scenario::faults`).
+    pub index: usize,
+    /// Started, healed, or acted on traffic.
+    pub phase: Phase,
+    /// For [`Phase::Acted`]: how much traffic it touched (messages held, frames that overtook
+    /// others, streams reset, writes on a cut link: the fault's own unit).
+    pub touched: u64,
+    /// Where it acted.
+    pub scope: Scope,
+    /// What it did, for a person.
+    pub detail: String,
+}
+
+/// The moment of a fault an event reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// The fault's window opened.
+    Start,
+    /// The fault's window closed.
+    Heal,
+    /// The fault touched traffic (a stream reset, a message held, a frame reordered, ...).
+    Acted,
+}
+
+/// Where a fault acts: which calls it can have touched.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "scope", rename_all = "snake_case")]
+pub enum Scope {
+    /// Every client's link to the server (or the proxy): every call.
+    ClientLinks,
+    /// The server host: every call.
+    Server,
+    /// One connection of one client through the proxy: that client's calls.
+    Connection { client: String, conn: u64 },
+    /// One call.
+    Call { call: u64 },
+}
+
+impl Scope {
+    /// Whether a call of `client` with id `call` is inside this scope.
+    pub fn covers(&self, client: &str, call: u64) -> bool {
+        match self {
+            Scope::ClientLinks | Scope::Server => true,
+            Scope::Connection { client: c, .. } => c == client,
+            Scope::Call { call: c } => *c == call,
+        }
+    }
+}
+
+/// A host's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostState {
+    /// Its software started (again, after a crash).
+    Start,
+    /// It crashed.
+    Crash,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Start => "start",
+            Phase::Heal => "heal",
+            Phase::Acted => "acted",
+        })
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::ClientLinks => f.write_str("client links"),
+            Scope::Server => f.write_str("server"),
+            Scope::Connection { client, conn } => write!(f, "{client} conn {conn}"),
+            Scope::Call { call } => write!(f, "call #{call}"),
+        }
+    }
+}
+
+impl fmt::Display for HostState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HostState::Start => "start",
+            HostState::Crash => "crash",
+        })
+    }
 }
 
 impl fmt::Display for Event {
@@ -46,12 +160,19 @@ impl fmt::Display for Event {
             EventKind::Connect { to, ok } => {
                 write!(f, "connect -> {to} {}", if *ok { "ok" } else { "failed" })
             }
-            EventKind::CallStart { call, method } => write!(f, "call #{call} {method} start"),
+            EventKind::CallStart { call, method, deadline_us } => {
+                write!(f, "call #{call} {method} start (deadline {}ms)", deadline_us / 1000)
+            }
             EventKind::Sent { call, seq, message } => write!(f, "call #{call} sent[{seq}] {message}"),
             EventKind::Received { call, seq, message } => write!(f, "call #{call} recv[{seq}] {message}"),
-            EventKind::CallEnd { call, code, message } => write!(f, "call #{call} end {code} {message:?}"),
-            EventKind::Fault { fault, detail } => write!(f, "fault {fault}: {detail}"),
+            EventKind::CallEnd { call, code, message } => write!(f, "call #{call} end {code:?} {message:?}"),
+            EventKind::Fault(e) => write!(f, "fault {} {} ({}): {}", e.fault, e.phase, e.scope, e.detail),
             EventKind::Host { state } => write!(f, "host {state}"),
+            EventKind::Handler { call, running } => {
+                write!(f, "handler of call #{call} {}", if *running { "started" } else { "ended" })
+            }
+            EventKind::ProtocolError { detail } => write!(f, "protocol error: {detail}"),
+            EventKind::Panic { message, location } => write!(f, "panic at {location}: {message}"),
         }
     }
 }
@@ -81,9 +202,12 @@ impl fmt::Display for Seconds {
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
     events: Arc<Mutex<Vec<Event>>>,
+    /// Simulated time as the runner last set it, for events recorded outside any host (a
+    /// crash drops a host's tasks from the runner's own stack).
+    now_us: Arc<AtomicU64>,
 }
 
-/// Simulated time now, from inside or outside a turmoil host.
+/// Simulated time now, from inside a turmoil host (0 outside one).
 pub fn sim_now_us() -> u64 {
     turmoil::sim_elapsed().map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
@@ -91,7 +215,21 @@ pub fn sim_now_us() -> u64 {
 impl Trace {
     /// Appends an event stamped with the current simulated time.
     pub fn record(&self, host: &str, kind: EventKind) {
-        self.record_at(sim_now_us(), host, kind);
+        let now = turmoil::sim_elapsed().map_or_else(
+            || self.now_us.load(Ordering::SeqCst),
+            |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
+        );
+        self.record_at(now, host, kind);
+    }
+
+    /// The simulated time the runner last set.
+    pub fn now_us(&self) -> u64 {
+        self.now_us.load(Ordering::SeqCst)
+    }
+
+    /// Tells the trace the simulated time, for events recorded between steps.
+    pub fn set_now(&self, now_us: u64) {
+        self.now_us.store(now_us, Ordering::SeqCst);
     }
 
     /// Appends an event with an explicit timestamp (used outside hosts).
@@ -162,16 +300,12 @@ mod tests {
             Event {
                 at_us: 1_234,
                 host: "client-0".to_owned(),
-                kind: EventKind::Host { state: "start".to_owned() },
+                kind: EventKind::Host { state: HostState::Start },
             },
             Event {
                 at_us: 7_000_001,
                 host: "server".to_owned(),
-                kind: EventKind::CallEnd {
-                    call: 3,
-                    code: "Ok".to_owned(),
-                    message: "quote \" here".to_owned(),
-                },
+                kind: EventKind::CallEnd { call: 3, code: Code::Ok, message: "quote \" here".to_owned() },
             },
         ];
         let mut want = fnv::FnvHasher::default();

@@ -11,10 +11,12 @@ use faultline_proto::routeguide::{Feature, Point, Rectangle, RouteNote};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use tonic::transport::Channel;
+use tonic::metadata::MetadataValue;
 use tonic::{Code, Request, Status};
 
 use crate::model::{Model, ModelFeature, ModelNote, Pt};
+use crate::net::SimChannel;
+use crate::server::CALL_ID;
 use crate::trace::{EventKind, Trace, sim_now_us};
 
 /// The six methods, by name.
@@ -80,7 +82,7 @@ pub struct CallRecord {
     /// Responses in arrival order.
     pub replies: Vec<Reply>,
     /// Final status code (`Ok` for success).
-    #[serde(serialize_with = "code_name")]
+    #[serde(serialize_with = "crate::trace::code_name")]
     pub code: Code,
     /// Final status message.
     pub message: String,
@@ -90,14 +92,12 @@ pub struct CallRecord {
     pub end_us: u64,
     /// The call's deadline, microseconds after start.
     pub deadline_us: u64,
+    /// When the client ended its request stream (client-streaming calls), if it did.
+    pub half_close_us: Option<u64>,
     /// The client itself cancelled the call.
     pub cancelled_by_client: bool,
     /// A post-heal liveness probe rather than workload.
     pub probe: bool,
-}
-
-fn code_name<S: serde::Serializer>(code: &Code, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("{code:?}"))
 }
 
 /// Generates inputs that exercise the interesting cases: database hits and
@@ -156,6 +156,15 @@ impl InputGen {
     }
 }
 
+/// A request with its deadline and the metadata naming its call (for the server's hook and
+/// the proxy, which attribute faults to calls).
+fn request<T>(message: T, deadline: Duration, id: u64) -> Request<T> {
+    let mut request = Request::new(message);
+    request.set_timeout(deadline);
+    request.metadata_mut().insert(CALL_ID, MetadataValue::from(id));
+    request
+}
+
 fn point(p: Pt) -> Point {
     Point { latitude: p.0, longitude: p.1 }
 }
@@ -171,10 +180,27 @@ fn feature(f: Feature) -> ModelFeature {
 /// Makes calls on one channel and records them.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    greeter: GreeterClient<Channel>,
-    guide: RouteGuideClient<Channel>,
+    greeter: GreeterClient<SimChannel>,
+    guide: RouteGuideClient<SimChannel>,
     host: String,
     trace: Trace,
+}
+
+/// How one call is made: its input, its deadline, and what its client does on the side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Unique within a run, stable across runs of the same seed.
+    pub id: u64,
+    /// The method and request(s).
+    pub input: CallInput,
+    /// The deadline, sent as `grpc-timeout` and enforced by the client and server under test.
+    pub deadline: Duration,
+    /// The client cancels the call this long after it starts, if it has not ended.
+    pub cancel_after: Option<Duration>,
+    /// RecordRoute: the pause after each point (the tutorial client's pacing).
+    pub pauses: Vec<Duration>,
+    /// A post-heal recovery probe rather than workload.
+    pub probe: bool,
 }
 
 /// What a call has seen so far; shared so a deadline that drops the call
@@ -183,13 +209,14 @@ pub struct Caller {
 struct Progress {
     sent: u32,
     replies: Vec<Reply>,
+    half_close_us: Option<u64>,
 }
 
 type Shared = Arc<Mutex<Progress>>;
 
 impl Caller {
     /// A caller on `channel`, recording to `trace` as `host`.
-    pub fn new(channel: Channel, host: &str, trace: Trace) -> Self {
+    pub fn new(channel: SimChannel, host: &str, trace: Trace) -> Self {
         Self {
             greeter: GreeterClient::new(channel.clone()),
             guide: RouteGuideClient::new(channel),
@@ -216,49 +243,28 @@ impl Caller {
         self.trace.record(&self.host, EventKind::Received { call, seq, message: format!("{reply:?}") });
     }
 
-    /// Runs one call with a deadline; `cancel_after` cancels it earlier from the client side.
-    pub async fn call(
-        &self,
-        id: u64,
-        input: CallInput,
-        deadline: Duration,
-        cancel_after: Option<Duration>,
-        probe: bool,
-    ) -> CallRecord {
+    /// Makes one call as `plan` says and records what it saw. The deadline is the stack's
+    /// business (tonic's channel, Faultline's client deadline layer, the server): the caller
+    /// only observes. A planned cancel drops the call, as a cancelling tonic client does.
+    pub async fn call(&self, plan: Plan) -> CallRecord {
+        let Plan { id, input, deadline, cancel_after, pauses, probe } = plan;
         let start_us = sim_now_us();
-        self.trace.record(&self.host, EventKind::CallStart { call: id, method: input.method().to_owned() });
+        let deadline_us = deadline.as_micros() as u64;
+        let method = input.method().to_owned();
+        self.trace.record(&self.host, EventKind::CallStart { call: id, method, deadline_us });
         let progress: Shared = Arc::default();
-        let limit = cancel_after.map_or(deadline, |c| c.min(deadline));
-        let outcome =
-            tokio::time::timeout(limit, self.clone().exchange(id, input.clone(), deadline, progress.clone()))
-                .await;
-        let cancelled_by_client = outcome.is_err() && limit < deadline;
-        let status = match outcome {
-            Ok(Ok(())) => Status::ok(""),
-            Ok(Err(status)) => status,
-            Err(_) if cancelled_by_client => Status::cancelled("cancelled by the client"),
-            Err(_) => Status::deadline_exceeded("deadline exceeded (client)"),
-        };
-        let end_us = sim_now_us();
-        // tonic's channel enforces `grpc-timeout` itself and reports expiry as
-        // CANCELLED "Timeout expired"; gRPC says a deadline is DEADLINE_EXCEEDED
-        // (grpc-dotnet maps it the same way). Found by the `deadline` scenario.
-        let status = if status.code() == Code::Cancelled
-            && !cancelled_by_client
-            && end_us.saturating_sub(start_us) >= deadline.as_micros() as u64
-        {
-            Status::deadline_exceeded(format!("{} (reported by tonic as CANCELLED)", status.message()))
-        } else {
-            status
-        };
-        self.trace.record(
-            &self.host,
-            EventKind::CallEnd {
-                call: id,
-                code: format!("{:?}", status.code()),
-                message: status.message().to_owned(),
+        let exchange = self.clone().exchange(id, input.clone(), deadline, progress.clone(), pauses);
+        let (status, cancelled_by_client) = match cancel_after {
+            None => (exchange.await.err(), false),
+            Some(after) => match tokio::time::timeout(after, exchange).await {
+                Ok(outcome) => (outcome.err(), false),
+                Err(_) => (Some(Status::cancelled("cancelled by the client")), true),
             },
-        );
+        };
+        let status = status.unwrap_or_else(|| Status::ok(""));
+        let end_us = sim_now_us();
+        let (code, message) = (status.code(), status.message().to_owned());
+        self.trace.record(&self.host, EventKind::CallEnd { call: id, code, message: message.clone() });
         let progress = std::mem::take(&mut *progress.lock().expect("progress lock"));
         CallRecord {
             id,
@@ -266,11 +272,12 @@ impl Caller {
             input,
             sent: progress.sent,
             replies: progress.replies,
-            code: status.code(),
-            message: status.message().to_owned(),
+            code,
+            message,
             start_us,
             end_us,
-            deadline_us: deadline.as_micros() as u64,
+            deadline_us,
+            half_close_us: progress.half_close_us,
             cancelled_by_client,
             probe,
         }
@@ -282,18 +289,14 @@ impl Caller {
         input: CallInput,
         deadline: Duration,
         progress: Shared,
+        pauses: Vec<Duration>,
     ) -> Result<(), Status> {
-        fn req<T>(message: T, deadline: Duration) -> Request<T> {
-            let mut request = Request::new(message);
-            request.set_timeout(deadline);
-            request
-        }
         match input {
             CallInput::SayHello { ref name } | CallInput::SayHelloAgain { ref name } => {
                 let again = matches!(input, CallInput::SayHelloAgain { .. });
                 let name = name.clone();
                 self.sent(&progress, id, format!("HelloRequest {name:?}"));
-                let request = req(HelloRequest { name }, deadline);
+                let request = request(HelloRequest { name }, deadline, id);
                 let reply = if again {
                     self.greeter.say_hello_again(request).await?
                 } else {
@@ -303,13 +306,13 @@ impl Caller {
             }
             CallInput::GetFeature { point: p } => {
                 self.sent(&progress, id, format!("Point {p:?}"));
-                let reply = self.guide.get_feature(req(point(p), deadline)).await?.into_inner();
+                let reply = self.guide.get_feature(request(point(p), deadline, id)).await?.into_inner();
                 self.received(&progress, id, Reply::Feature(feature(reply)));
             }
             CallInput::ListFeatures { lo, hi } => {
                 self.sent(&progress, id, format!("Rectangle {lo:?} {hi:?}"));
                 let rect = Rectangle { lo: Some(point(lo)), hi: Some(point(hi)) };
-                let mut stream = self.guide.list_features(req(rect, deadline)).await?.into_inner();
+                let mut stream = self.guide.list_features(request(rect, deadline, id)).await?.into_inner();
                 while let Some(f) = stream.message().await? {
                     self.received(&progress, id, Reply::Feature(feature(f)));
                 }
@@ -318,12 +321,16 @@ impl Caller {
                 let this = self.clone();
                 let (p2, mut guide) = (progress.clone(), self.guide.clone());
                 let outbound = async_stream::stream! {
-                    for p in points {
+                    for (i, p) in points.into_iter().enumerate() {
                         this.sent(&p2, id, format!("Point {p:?}"));
                         yield point(p);
+                        if let Some(pause) = pauses.get(i).filter(|d| !d.is_zero()) {
+                            tokio::time::sleep(*pause).await;
+                        }
                     }
+                    p2.lock().expect("progress lock").half_close_us = Some(sim_now_us());
                 };
-                let s = guide.record_route(req(outbound, deadline)).await?.into_inner();
+                let s = guide.record_route(request(outbound, deadline, id)).await?.into_inner();
                 let summary = Reply::Summary {
                     point_count: s.point_count,
                     feature_count: s.feature_count,
@@ -341,7 +348,7 @@ impl Caller {
                         yield RouteNote { location: Some(point(p)), message };
                     }
                 };
-                let mut stream = guide.route_chat(req(outbound, deadline)).await?.into_inner();
+                let mut stream = guide.route_chat(request(outbound, deadline, id)).await?.into_inner();
                 while let Some(n) = stream.message().await? {
                     self.received(&progress, id, Reply::Note((n.message, pt(n.location))));
                 }

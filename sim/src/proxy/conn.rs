@@ -10,7 +10,6 @@ use bytes::Bytes;
 use faultline_wire::frame::{Frame, FrameReader, Unit, flag, kind};
 use faultline_wire::grpc::{Mark, Scanner};
 use h2::Reason;
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
@@ -18,11 +17,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use turmoil::net::TcpStream;
 
-use super::headers::HeaderMirror;
-use super::lane::{Dir, Lane, READ_CHUNK, write_loop};
-use super::plan::Plan;
-use super::{GOAWAY_GRACE, PROTOCOL_ERROR_EVENT, Shared};
-use crate::trace::EventKind;
+use super::headers::{HeaderMirror, RequestHeaders};
+use super::lane::{Dir, Lane, READ_CHUNK, overtook, write_loop};
+use super::plan::Slot;
+use super::{GOAWAY_GRACE, HOST, Shared};
+use crate::trace::{EventKind, Scope};
 
 /// How long closing a connection may wait for queued bytes to be written.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -57,6 +56,8 @@ enum Closing {
 struct Conn {
     shared: Arc<Shared>,
     id: u64,
+    /// The client host at the other end.
+    client: String,
     /// One stream of randomness for both lanes: the order of draws is part of the seed's outcome.
     rng: ChaCha8Rng,
     c2s: Lane,
@@ -73,14 +74,17 @@ struct Conn {
     go_away: Option<GoAwaySent>,
     /// Only with `rst-stream`, the one fault that drops header blocks.
     headers: Option<HeaderMirror>,
+    /// Only with `rst-stream`: the client's request blocks, and the call of each stream.
+    requests: Option<RequestHeaders>,
+    calls: BTreeMap<u32, u64>,
     closing: Option<Closing>,
 }
 
 /// Proxies one accepted connection until both sides are closed.
-pub(super) async fn serve(shared: Arc<Shared>, id: u64, client: TcpStream) {
+pub(super) async fn serve(shared: Arc<Shared>, id: u64, client: TcpStream, client_host: String) {
     let to = shared.upstream.rsplit_once(':').map_or(shared.upstream.as_str(), |(host, _)| host).to_owned();
     let upstream = TcpStream::connect(shared.upstream.as_str()).await;
-    shared.trace.record(&shared.host, EventKind::Connect { to, ok: upstream.is_ok() });
+    shared.trace.record(HOST, EventKind::Connect { to, ok: upstream.is_ok() });
     let Ok(server) = upstream else {
         return;
     };
@@ -88,15 +92,16 @@ pub(super) async fn serve(shared: Arc<Shared>, id: u64, client: TcpStream) {
     let (mut server_read, server_write) = server.into_split();
     let (to_client, client_queue) = mpsc::unbounded_channel();
     let (to_server, server_queue) = mpsc::unbounded_channel();
-    let client_writer = tokio::spawn(write_loop(client_write, client_queue));
-    let server_writer = tokio::spawn(write_loop(server_write, server_queue));
+    let meter = (shared.traffic.clone(), HOST, client_host.clone());
+    let client_writer = tokio::spawn(write_loop(client_write, client_queue, Some(meter)));
+    let server_writer = tokio::spawn(write_loop(server_write, server_queue, None));
 
-    let mut rng = ChaCha8Rng::seed_from_u64(shared.seed);
-    rng.set_stream(id);
-    let headers = shared.plan.rst_stream.is_some().then(HeaderMirror::default);
+    let rng = shared.world.rng(HOST, id);
+    let rst_stream = shared.plan.rst_stream.is_some();
     let mut conn = Conn {
         shared,
         id,
+        client: client_host,
         rng,
         c2s: Lane::new(FrameReader::client_side(), to_server),
         s2c: Lane::new(FrameReader::server_side(), to_client),
@@ -107,7 +112,9 @@ pub(super) async fn serve(shared: Arc<Shared>, id: u64, client: TcpStream) {
         reset: BTreeSet::new(),
         frames_from_server: 0,
         go_away: None,
-        headers,
+        headers: rst_stream.then(HeaderMirror::default),
+        requests: rst_stream.then(RequestHeaders::default),
+        calls: BTreeMap::new(),
         closing: None,
     };
 
@@ -197,13 +204,14 @@ impl Conn {
         }
     }
 
-    /// The plan for faults that fail calls: empty once they have healed.
-    fn destructive(&self) -> &Plan {
-        self.shared.destructive()
+    /// This connection, as a fault's scope.
+    fn scope(&self) -> Scope {
+        Scope::Connection { client: self.client.clone(), conn: self.id }
     }
 
-    fn record(&self, fault: &str, detail: String) {
-        self.shared.record(fault, detail);
+    /// A stream's call, as a fault's scope (the connection when the call is unknown).
+    fn stream_scope(&self, stream: u32) -> Scope {
+        self.calls.get(&stream).map_or_else(|| self.scope(), |&call| Scope::Call { call })
     }
 
     fn is_aborting(&self) -> bool {
@@ -219,7 +227,8 @@ impl Conn {
                 if let Err(what) = self.process(dir)
                     && !self.is_aborting()
                 {
-                    self.record(PROTOCOL_ERROR_EVENT, format!("conn {}: {}: {what}", self.id, dir.label()));
+                    let detail = format!("conn {}: {}: {what}", self.id, dir.label());
+                    self.shared.trace.record(HOST, EventKind::ProtocolError { detail });
                     self.closing = Some(Closing::Malformed);
                 }
             }
@@ -246,6 +255,11 @@ impl Conn {
 
     fn on_client_frame(&mut self, frame: Frame) -> Result<(), String> {
         let stream = frame.stream();
+        if let Some(requests) = self.requests.as_mut()
+            && let Some((stream, Some(call))) = requests.read(&frame)?
+        {
+            self.calls.insert(stream, call);
+        }
         match frame.kind() {
             kind::HEADERS => {
                 if stream == 0 {
@@ -256,7 +270,8 @@ impl Conn {
                     self.highest_client_stream = stream;
                     self.streams_opened += 1;
                     self.open.insert(stream, StreamEnds::default());
-                    if let Some((after, every)) = self.destructive().rst_stream
+                    if let Some(Slot { value: (after, every), .. }) =
+                        Slot::now(self.shared.plan.rst_stream.as_ref())
                         && self.streams_opened.is_multiple_of(every)
                     {
                         if after == 0 {
@@ -383,8 +398,8 @@ impl Conn {
             self.give_back(Dir::ClientToServer, len);
             return Ok(());
         }
-        if let (Some((after, _)), Some(scanner)) =
-            (self.destructive().rst_stream, self.counting.get_mut(&stream))
+        if let (Some(Slot { value: (after, _), .. }), Some(scanner)) =
+            (Slot::now(self.shared.plan.rst_stream.as_ref()), self.counting.get_mut(&stream))
         {
             let data = frame.data()?;
             if let Some(cut) = end_of_message(scanner, data, after) {
@@ -417,29 +432,33 @@ impl Conn {
         self.counting.remove(&stream);
         self.inject(Dir::ServerToClient, Frame::rst_stream(stream, Reason::CANCEL.into()));
         self.inject(Dir::ClientToServer, Frame::rst_stream(stream, Reason::CANCEL.into()));
-        self.record("rst-stream", format!("conn {}: stream {stream} after {messages} messages", self.id));
+        if let Some(slot) = self.shared.plan.rst_stream.as_ref() {
+            let detail = format!("conn {}: stream {stream} after {messages} messages", self.id);
+            self.shared.acted(slot, "rst-stream", self.stream_scope(stream), 1, detail);
+        }
         self.stream_closed(stream);
     }
 
     /// Sends the client a GOAWAY once enough server frames went by.
     fn maybe_go_away(&mut self) {
-        let Some(after) = self.destructive().go_away else {
+        let Some(slot) = Slot::now(self.shared.plan.go_away.as_ref()) else {
             return;
         };
+        let after = slot.value;
         if self.go_away.is_some() || self.frames_from_server < u64::from(after) {
             return;
         }
         let last = self.highest_client_stream;
         self.inject(Dir::ServerToClient, Frame::go_away(last, Reason::NO_ERROR.into()));
-        let watch = self.open.range(..=last).map(|(stream, _)| *stream).collect();
-        self.go_away = Some(GoAwaySent { watch, deadline: Instant::now() + GOAWAY_GRACE });
-        self.record(
-            "goaway",
-            format!(
-                "conn {}: after {} frames server->client, last stream {last}",
-                self.id, self.frames_from_server
-            ),
+        let watch: BTreeSet<u32> = self.open.range(..=last).map(|(stream, _)| *stream).collect();
+        let detail = format!(
+            "conn {}: after {} frames server->client, last stream {last}, {} stream(s) open",
+            self.id,
+            self.frames_from_server,
+            watch.len()
         );
+        self.shared.acted(&slot, "goaway", self.scope(), 1, detail);
+        self.go_away = Some(GoAwaySent { watch, deadline: Instant::now() + GOAWAY_GRACE });
         self.check_drained();
     }
 
@@ -484,15 +503,16 @@ impl Conn {
     /// The reorder stage: holds DATA frames, lets anything else through after
     /// flushing what is held.
     fn forward(&mut self, dir: Dir, frame: Frame) {
-        if let Some((window, _)) = self.shared.plan.frame_reorder {
-            if frame.kind() == kind::DATA {
-                if self.lane(dir).hold(frame, window) {
-                    self.flush(dir);
-                }
-                return;
+        if let Some(Slot { value: (window, _), .. }) = Slot::now(self.shared.plan.frame_reorder.as_ref())
+            && frame.kind() == kind::DATA
+        {
+            if self.lane(dir).hold(frame, window) {
+                self.flush(dir);
             }
-            self.flush(dir);
+            return;
         }
+        // Outside the window, and before any other frame: whatever is held goes first.
+        self.flush(dir);
         self.output(dir, frame);
     }
 
@@ -500,16 +520,17 @@ impl Conn {
     fn flush(&mut self, dir: Dir) {
         let (lane, rng) = self.lane_and_rng(dir);
         let released = lane.release(rng);
-        if let Some((arrival, sent)) = released.reordered {
-            self.record(
-                "frame-reorder",
-                format!(
-                    "conn {}: {} DATA frames {}: streams {arrival:?} sent as {sent:?}",
-                    self.id,
-                    dir.label(),
-                    sent.len()
-                ),
+        if let Some((arrival, sent)) = released.reordered
+            && let Some(slot) = self.shared.plan.frame_reorder.as_ref()
+        {
+            let n = overtook(&arrival, &sent);
+            let detail = format!(
+                "conn {}: {} DATA frames {}: streams {arrival:?} sent as {sent:?}, {n} overtook",
+                self.id,
+                dir.label(),
+                sent.len()
             );
+            self.shared.acted(slot, "frame-reorder", self.scope(), n as u64, detail);
         }
         for frame in released.frames {
             self.output(dir, frame);
@@ -524,15 +545,17 @@ impl Conn {
         }
         let len = frame.0.len() as u64;
         if dir == Dir::ServerToClient
-            && let Some(limit) = self.destructive().connection_reset
-            && self.s2c.bytes_out + len >= limit
+            && let Some(slot) = Slot::now(self.shared.plan.connection_reset.as_ref())
+            && self.s2c.bytes_out + len >= slot.value
         {
+            let limit = slot.value;
             let cut = usize::try_from(limit - self.s2c.bytes_out).unwrap_or(frame.0.len()).min(frame.0.len());
             if cut > 0 {
                 self.send(dir, frame.0.slice(..cut));
             }
             self.s2c.bytes_out = limit;
-            self.record("connection-reset", format!("conn {}: after {limit} bytes server->client", self.id));
+            let detail = format!("conn {}: after {limit} bytes server->client", self.id);
+            self.shared.acted(&slot, "connection-reset", self.scope(), 1, detail);
             self.closing = Some(Closing::Reset);
             return;
         }
@@ -549,7 +572,8 @@ impl Conn {
     /// Queues bytes for the writer, delayed when `frame-delay` is on.
     fn send(&mut self, dir: Dir, bytes: Bytes) {
         let mut at = None;
-        if let Some(max) = self.shared.plan.frame_delay {
+        if let Some(slot) = Slot::now(self.shared.plan.frame_delay.as_ref()) {
+            let max = slot.value;
             let (lane, rng) = self.lane_and_rng(dir);
             let (release, first) = lane.delay(rng, max);
             at = Some(release);
@@ -559,7 +583,7 @@ impl Conn {
                     self.id,
                     dir.label()
                 );
-                self.record("frame-delay", detail);
+                self.shared.acted(&slot, "frame-delay", self.scope(), 1, detail);
             }
         }
         self.lane(dir).queue(at, bytes);
@@ -567,7 +591,7 @@ impl Conn {
 
     /// When the reorder timer or the GOAWAY grace next expires.
     fn next_deadline(&self) -> Option<Instant> {
-        let reorder = self.shared.plan.frame_reorder.map(|(_, max)| max);
+        let reorder = self.shared.plan.frame_reorder.map(|slot| slot.value.1);
         let held = [&self.c2s, &self.s2c]
             .into_iter()
             .filter_map(|lane| reorder.and_then(|max| lane.hold_deadline(max)));
@@ -576,7 +600,7 @@ impl Conn {
 
     fn on_timer(&mut self) {
         let now = Instant::now();
-        if let Some((_, max)) = self.shared.plan.frame_reorder {
+        if let Some(Slot { value: (_, max), .. }) = self.shared.plan.frame_reorder {
             for dir in [Dir::ClientToServer, Dir::ServerToClient] {
                 if self.lane(dir).hold_deadline(max).is_some_and(|at| at <= now) {
                     self.flush(dir);

@@ -1,7 +1,13 @@
-//! The server's header blocks while `rst-stream` is on: each block (HEADERS and its
-//! CONTINUATIONs) is assembled and decoded into a mirror of the server's HPACK encoder, so
-//! the proxy knows when a block it drops changed the client's dynamic table; from then on
-//! every block is sent re-encoded as literals that leave that table alone.
+//! Header blocks while `rst-stream` is on.
+//!
+//! The server's: each block (HEADERS and its CONTINUATIONs) is assembled and decoded into a
+//! mirror of the server's HPACK encoder, so the proxy knows when a block it drops changed the
+//! client's dynamic table; from then on every block is sent re-encoded as literals that leave
+//! that table alone.
+//!
+//! The client's: each request block is decoded into a mirror of the client's encoder (every
+//! block must be, to keep the mirror's table right) to learn which call a stream carries, from
+//! its `faultline-call` metadata, so a reset is attributed to that call alone.
 
 use faultline_wire::frame::{Frame, SAFE_FRAME_SIZE, flag, kind};
 
@@ -100,6 +106,53 @@ impl HeaderMirror {
     }
 }
 
+/// The client's request header blocks, read for the call each stream carries. Client blocks
+/// are only read: they pass on unchanged, whatever happens here.
+#[derive(Debug, Default)]
+pub(super) struct RequestHeaders {
+    decoder: hpack::Decoder,
+    /// (stream, fragment) of a block still waiting for its CONTINUATIONs.
+    open: Option<(u32, Vec<u8>)>,
+}
+
+impl RequestHeaders {
+    /// Reads a client HEADERS or CONTINUATION frame; once a block is whole, returns its stream
+    /// and the call its `faultline-call` metadata names, if any.
+    pub(super) fn read(&mut self, frame: &Frame) -> Result<Option<(u32, Option<u64>)>, String> {
+        match frame.kind() {
+            kind::HEADERS => {
+                if self.open.is_some() {
+                    return Err("request header block interrupted".to_owned());
+                }
+                self.open = Some((frame.stream(), frame.header_fragment()?.to_vec()));
+            }
+            kind::CONTINUATION => {
+                let Some((stream, fragment)) = self.open.as_mut() else {
+                    return Err("CONTINUATION outside a header block".to_owned());
+                };
+                if *stream != frame.stream() || fragment.len() + frame.payload().len() > MAX_HEADER_BLOCK {
+                    return Err("bad request header block".to_owned());
+                }
+                fragment.extend_from_slice(frame.payload());
+            }
+            _ => return Ok(None),
+        }
+        if !frame.has(flag::END_HEADERS) {
+            return Ok(None);
+        }
+        let Some((stream, fragment)) = self.open.take() else {
+            return Ok(None);
+        };
+        let decoded = self.decoder.decode(&fragment).map_err(|e| format!("HPACK: {e}"))?;
+        let call = decoded
+            .fields
+            .iter()
+            .find(|f| f.name == crate::server::CALL_ID.as_bytes())
+            .and_then(|f| std::str::from_utf8(&f.value).ok()?.parse().ok());
+        Ok(Some((stream, call)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +190,24 @@ mod tests {
             mirror.finish().unwrap(),
             vec![Frame::new(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, 5, &want)]
         );
+    }
+
+    #[test]
+    fn request_blocks_name_their_call_even_across_continuations() {
+        let mut requests = RequestHeaders::default();
+        // `:method: POST` (static 3), then `faultline-call: 42` as a literal with indexing.
+        let mut block = vec![0x83, 0x40, 14];
+        block.extend_from_slice(b"faultline-call");
+        block.extend_from_slice(&[2, b'4', b'2']);
+        let (head, tail) = block.split_at(4);
+        assert_eq!(requests.read(&Frame::new(kind::HEADERS, 0, 1, head)).unwrap(), None);
+        let last = Frame::new(kind::CONTINUATION, flag::END_HEADERS, 1, tail);
+        assert_eq!(requests.read(&last).unwrap(), Some((1, Some(42))));
+        // The next request refers to the indexed entry (62): the mirror kept the table.
+        let again = Frame::new(kind::HEADERS, flag::END_HEADERS, 3, &[0x83, 0xbe]);
+        assert_eq!(requests.read(&again).unwrap(), Some((3, Some(42))));
+        let plain = Frame::new(kind::HEADERS, flag::END_HEADERS, 5, &[0x83]);
+        assert_eq!(requests.read(&plain).unwrap(), Some((5, None)));
     }
 
     #[test]

@@ -14,6 +14,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use turmoil::net::tcp::OwnedWriteHalf;
 
+use crate::net::Traffic;
+
 /// How much to read at a time.
 pub(super) const READ_CHUNK: usize = 16 * 1024;
 
@@ -41,15 +43,25 @@ pub(super) struct Out {
     bytes: Bytes,
 }
 
-/// Writes queued bytes in order, each no earlier than its release time;
-/// closes the socket when the queue is closed and drained.
-pub(super) async fn write_loop(mut half: OwnedWriteHalf, mut queue: mpsc::UnboundedReceiver<Out>) {
+/// Where a writer's bytes are counted: the meter, and the link's (from, to) hosts.
+pub(super) type Meter = (Traffic, &'static str, String);
+
+/// Writes queued bytes in order, each no earlier than its release time, counting them in
+/// `meter`; closes the socket when the queue is closed and drained.
+pub(super) async fn write_loop(
+    mut half: OwnedWriteHalf,
+    mut queue: mpsc::UnboundedReceiver<Out>,
+    meter: Option<Meter>,
+) {
     while let Some(Out { at, bytes }) = queue.recv().await {
         if let Some(at) = at {
             tokio::time::sleep_until(at).await;
         }
         if half.write_all(&bytes).await.is_err() {
             return;
+        }
+        if let Some((traffic, from, to)) = &meter {
+            traffic.wrote(from, to, bytes.len());
         }
     }
     let _ = half.shutdown().await;
@@ -62,6 +74,31 @@ pub(super) struct Released {
     pub(super) frames: Vec<Frame>,
     /// The frames' streams in arrival order and in sending order, when the two differ.
     pub(super) reordered: Option<(Vec<u32>, Vec<u32>)>,
+}
+
+/// How many frames of a release overtook a frame that had arrived before them: each
+/// stream's frames keep their order, so a stream's k-th frame sent is its k-th frame arrived.
+pub(super) fn overtook(arrival: &[u32], sent: &[u32]) -> usize {
+    let mut seen: BTreeMap<u32, usize> = BTreeMap::new();
+    let arrived_at: Vec<usize> = sent
+        .iter()
+        .map(|stream| {
+            let k = seen.entry(*stream).or_default();
+            let at = arrival.iter().enumerate().filter(|(_, s)| *s == stream).nth(*k).map_or(0, |(i, _)| i);
+            *k += 1;
+            at
+        })
+        .collect();
+    // A frame overtook another when some frame sent after it had arrived before it.
+    let mut earliest_later = usize::MAX;
+    let mut count = 0;
+    for &at in arrived_at.iter().rev() {
+        if at > earliest_later {
+            count += 1;
+        }
+        earliest_later = earliest_later.min(at);
+    }
+    count
 }
 
 /// One direction's input and output.
@@ -171,5 +208,20 @@ impl Lane {
         let first = delay > 0 && !self.delay_recorded;
         self.delay_recorded |= first;
         (release, first.then_some(delay))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::overtook;
+
+    #[test]
+    fn frames_that_overtook_an_earlier_one_are_counted() {
+        assert_eq!(overtook(&[1, 3, 5], &[1, 3, 5]), 0);
+        assert_eq!(overtook(&[1, 3], &[3, 1]), 1);
+        // 5 went first past 1 and 3; then 3 past 1.
+        assert_eq!(overtook(&[1, 3, 5], &[5, 3, 1]), 2);
+        // Stream 1's second frame is still behind its first.
+        assert_eq!(overtook(&[1, 1, 3], &[1, 3, 1]), 1);
     }
 }

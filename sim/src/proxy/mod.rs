@@ -5,8 +5,8 @@
 //!
 //! # Layout
 //!
-//! * this module: [`Proxy`], [`ProxyFault`] and the accept loop;
-//! * `plan`: the faults of a proxy, one slot per kind;
+//! * this module: [`Proxy`] and the accept loop;
+//! * `plan`: the faults of a proxy, one slot per kind, each with its window;
 //! * `conn`: one connection's state machine (streams, resets, GOAWAY, closing);
 //! * `lane`: one direction's output (reorder buffer, delay, writer task);
 //! * `headers` and `hpack`: following the server's header blocks (below).
@@ -16,7 +16,7 @@
 //!
 //! # How it works
 //!
-//! [`Proxy::run`] accepts connections on `listen_port`; for each one it dials
+//! [`Proxy::run`] accepts connections on the gRPC port; for each one it dials
 //! `upstream` and runs one task that reads both sockets, cuts the byte streams
 //! into frames (the 24-byte client preface first, then 9-byte headers:
 //! 24-bit length, type, flags, 31-bit stream id) and forwards them whole, in
@@ -27,8 +27,8 @@
 //!
 //! # Determinism
 //!
-//! All randomness comes from a `ChaCha8Rng` seeded with [`Proxy::seed`] on
-//! ChaCha stream number = the connection's index (0, 1, ... in accept order).
+//! All randomness comes from the world's random stream of the proxy host, one
+//! stream per connection (its index, 0, 1, ... in accept order).
 //! Time is tokio's, which turmoil simulates; every map is a `BTreeMap`; the
 //! connection task polls its sockets in a fixed (`biased`) order.
 //!
@@ -45,7 +45,7 @@
 //!
 //! # Keeping HTTP/2 state consistent while dropping frames
 //!
-//! [`ProxyFault::RstStream`] drops the frames of the streams it resets. Two
+//! `rst-stream` drops the frames of the streams it resets. Two
 //! pieces of connection state would break:
 //!
 //! * Flow control: dropped DATA still consumed the sender's connection window.
@@ -68,24 +68,28 @@
 //! When either side closes (EOF or error), everything already read is
 //! forwarded, then both sockets are closed. Garbage (a wrong preface, a
 //! malformed frame the proxy has to look into, an interrupted header block)
-//! closes both sockets at once and records a `proxy-protocol-error` fault
-//! event. turmoil has no way to send a TCP RST on purpose: a closed socket
+//! closes both sockets at once and records a `ProtocolError` event. turmoil has no way to send a TCP RST on purpose: a closed socket
 //! reaches the peer as EOF, or as a reset when the proxy left bytes unread.
 //!
-//! # Trace
+//! # Schedule and trace
 //!
-//! Every fault firing is recorded as `EventKind::Fault` on the proxy's host,
-//! with the connection index in the detail. The proxy also records a
-//! `Connect` event for each upstream connection it opens.
+//! Each fault acts only inside its window of the run's schedule. Every time one
+//! touches traffic it is recorded as an `Acted` fault event on the proxy's host,
+//! scoped to the stream's call when the proxy knows it (it reads the
+//! `faultline-call` metadata of each request while `rst-stream` is configured)
+//! and to the client's connection otherwise, with how much it touched: streams
+//! reset, connections sent GOAWAY or cut, DATA frames that overtook an earlier
+//! one, frames delayed. The proxy also records a `Connect` event for each
+//! upstream connection it opens.
 
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use turmoil::net::TcpListener;
-
-use crate::trace::{EventKind, Trace};
+use crate::fault::TimedFault;
+use crate::net::{self, Traffic};
+use crate::trace::{EventKind, FaultEvent, Phase, Scope, Trace};
+use crate::world::World;
 
 mod conn;
 mod headers;
@@ -93,125 +97,48 @@ mod hpack;
 mod lane;
 mod plan;
 
-use plan::Plan;
-
-/// A gRPC-aware fault the proxy injects; each variant named and parameterised.
-///
-/// Every fault acts on each proxied connection separately (a reconnect gets a
-/// fresh count). When `faults` holds several faults of one kind, the first
-/// one is used.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum ProxyFault {
-    /// After the client has received `after_messages` gRPC messages on a
-    /// stream, reset that stream: the client gets RST_STREAM(CANCEL) right
-    /// after the last byte of message `after_messages`, the server gets
-    /// RST_STREAM(CANCEL), and later frames of that stream are dropped both
-    /// ways (dropped DATA is handed back to the sender's connection window).
-    /// Messages are counted by their gRPC length prefix, not by DATA frames
-    /// (see the module docs). `after_messages: 0` resets a stream as soon as
-    /// the client opens it. Applied to every `every`-th stream the client
-    /// opens on a connection (1 = all; 0 is treated as 1).
-    RstStream { after_messages: u32, every: u32 },
-    /// After `after_frames` frames server->client on a connection (at least
-    /// 1, so the server's SETTINGS go first), send the client
-    /// GOAWAY(last stream id = highest client stream id seen, NO_ERROR). The
-    /// connection stays up until every stream open at that moment has ended
-    /// in both directions (or was reset), or [`GOAWAY_GRACE`] has passed,
-    /// then both sockets are closed. Frames of streams the client opens after
-    /// the GOAWAY are still forwarded; the client ignores their answers.
-    #[serde(rename = "goaway")]
-    GoAway { after_frames: u32 },
-    /// Abruptly close both sockets of a connection once `after_bytes` bytes
-    /// have been forwarded server->client: exactly `after_bytes` bytes reach
-    /// the client (usually ending mid-frame), nothing else is delivered.
-    ConnectionReset { after_bytes: u64 },
-    /// Hold up to `window` DATA frames per direction and release them in a
-    /// seeded-random order that keeps each stream's own order but reorders
-    /// frames across streams of one connection. Any non-DATA frame first
-    /// flushes the buffer (HEADERS carry HPACK state and must stay in order),
-    /// so does a full buffer, and so does a timer once the oldest held frame
-    /// has waited `max_delay_ms`. A `window` below 2 reorders nothing.
-    FrameReorder { window: u32, max_delay_ms: u64 },
-    /// Delay each forwarded frame by a seeded-random 0..=`max_delay_ms`,
-    /// keeping order (a frame never overtakes the one before it).
-    FrameDelay { max_delay_ms: u64 },
-}
-
-impl ProxyFault {
-    /// The fault's name, as in the trace and in scenario files.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::RstStream { .. } => "rst-stream",
-            Self::GoAway { .. } => "goaway",
-            Self::ConnectionReset { .. } => "connection-reset",
-            Self::FrameReorder { .. } => "frame-reorder",
-            Self::FrameDelay { .. } => "frame-delay",
-        }
-    }
-}
-
-/// The `fault` name of the trace event recorded when a peer sends bytes the
-/// proxy cannot follow (the connection is then closed).
-pub const PROTOCOL_ERROR_EVENT: &str = "proxy-protocol-error";
+use plan::{Plan, Slot};
 
 /// How long a connection may live after the proxy sent it a GOAWAY.
 pub const GOAWAY_GRACE: Duration = Duration::from_secs(1);
 
-/// The proxy host: listens on `listen_port`, dials `upstream` for every
-/// accepted connection and injects `faults` between the two.
+/// The proxy host's name.
+pub const HOST: &str = "proxy";
+
+/// The proxy host: listens on the gRPC port, dials `upstream` for every accepted connection
+/// and injects its faults, each in its window of the schedule, between the two.
 #[derive(Debug, Clone)]
 pub struct Proxy {
-    /// The port clients connect to.
-    pub listen_port: u16,
     /// Where to forward, e.g. `"server:50051"`.
     pub upstream: String,
-    /// What to inject.
-    pub faults: Vec<ProxyFault>,
-    /// Seeds every random choice (mixed with the connection index).
-    pub seed: u64,
+    /// The scenario's proxy faults, with their indices in its fault list.
+    pub faults: Vec<(usize, TimedFault)>,
+    /// The world, for the proxy's random streams (one per connection).
+    pub world: World,
     /// Where fault firings are recorded.
     pub trace: Trace,
-    /// The host name the trace records events under (`"proxy"`).
-    pub host: String,
-    /// Simulated time after which the destructive faults (RST_STREAM, GOAWAY,
-    /// connection reset) stop, so clients can recover; `None` keeps them on.
-    /// Frame delay and reorder never stop: they cannot fail a call.
-    pub heal_at: Option<Duration>,
+    /// Where the bytes the proxy writes to clients are counted.
+    pub traffic: Traffic,
 }
 
 impl Proxy {
-    /// A proxy host named `"proxy"` listening on the gRPC port.
-    pub fn new(upstream: impl Into<String>, faults: Vec<ProxyFault>, seed: u64, trace: Trace) -> Self {
-        Self {
-            listen_port: crate::net::GRPC_PORT,
-            upstream: upstream.into(),
-            faults,
-            seed,
-            trace,
-            host: "proxy".to_owned(),
-            heal_at: None,
-        }
-    }
-
-    /// Accepts connections forever, one task per connection. Returns only
-    /// when binding or accepting fails.
+    /// Accepts connections forever, one task per connection. Returns only when binding or
+    /// accepting fails.
     pub async fn run(self) -> io::Result<()> {
-        let listener = TcpListener::bind(("0.0.0.0", self.listen_port)).await?;
+        let listener = net::bind_grpc().await?;
         let shared = Arc::new(Shared {
             plan: Plan::new(&self.faults),
             upstream: self.upstream,
-            seed: self.seed,
+            world: self.world,
             trace: self.trace,
-            host: self.host,
-            heal_at: self.heal_at,
+            traffic: self.traffic,
         });
         let mut next_id = 0u64;
         loop {
-            let (client, _) = listener.accept().await?;
+            let (client, peer) = listener.accept().await?;
             let id = next_id;
             next_id += 1;
-            tokio::spawn(conn::serve(Arc::clone(&shared), id, client));
+            tokio::spawn(conn::serve(Arc::clone(&shared), id, client, net::host_of(peer)));
         }
     }
 }
@@ -220,22 +147,16 @@ impl Proxy {
 #[derive(Debug)]
 struct Shared {
     plan: Plan,
-    heal_at: Option<Duration>,
     upstream: String,
-    seed: u64,
+    world: World,
     trace: Trace,
-    host: String,
+    traffic: Traffic,
 }
 
 impl Shared {
-    /// The plan for faults that fail calls: empty once they have healed.
-    fn destructive(&self) -> &Plan {
-        let healed = self.heal_at.is_some_and(|at| turmoil::sim_elapsed().unwrap_or_default() >= at);
-        if healed { &Plan::NONE } else { &self.plan }
-    }
-
-    /// Records a fault firing on the proxy's host.
-    fn record(&self, fault: &str, detail: String) {
-        self.trace.record(&self.host, EventKind::Fault { fault: fault.to_owned(), detail });
+    /// Records that the fault of `slot` acted on `scope`, touching `touched` units of traffic.
+    fn acted<T>(&self, slot: &Slot<T>, fault: &'static str, scope: Scope, touched: u64, detail: String) {
+        let event = FaultEvent { fault, index: slot.index, phase: Phase::Acted, touched, scope, detail };
+        self.trace.record(HOST, EventKind::Fault(event));
     }
 }

@@ -1,54 +1,72 @@
-//! The faults of one proxy, as its connections look them up: one slot per kind,
-//! parameters normalised once.
+//! The faults of one proxy, as its connections look them up: one slot per kind, parameters
+//! normalised once, each with its window from the schedule.
 
 use std::time::Duration;
 
-use super::ProxyFault;
+use crate::fault::{Fault, TimedFault};
+use crate::trace::sim_now_us;
+
+/// One fault of the plan: its parameters, which scheduled fault it is, and its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Slot<T> {
+    pub(super) value: T,
+    /// Its index in the scenario's faults (named in every event it causes).
+    pub(super) index: usize,
+    start_us: u64,
+    heal_us: u64,
+}
+
+impl<T: Copy> Slot<T> {
+    fn new(value: T, index: usize, timed: &TimedFault) -> Self {
+        Self { value, index, start_us: timed.start_us(), heal_us: timed.heal_us() }
+    }
+
+    /// The slot, if its window is open now.
+    pub(super) fn now(this: Option<&Self>) -> Option<Self> {
+        let now = sim_now_us();
+        this.filter(|s| (s.start_us..s.heal_us).contains(&now)).copied()
+    }
+}
 
 /// The faults of a proxy, one slot per kind (the first fault of each kind wins).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Plan {
     /// (after_messages, every >= 1)
-    pub(super) rst_stream: Option<(u32, u32)>,
-    pub(super) go_away: Option<u32>,
-    pub(super) connection_reset: Option<u64>,
+    pub(super) rst_stream: Option<Slot<(u32, u32)>>,
+    pub(super) go_away: Option<Slot<u32>>,
+    pub(super) connection_reset: Option<Slot<u64>>,
     /// (window, max delay); only when the window can reorder anything.
-    pub(super) frame_reorder: Option<(usize, Duration)>,
-    pub(super) frame_delay: Option<u64>,
+    pub(super) frame_reorder: Option<Slot<(usize, Duration)>>,
+    pub(super) frame_delay: Option<Slot<u64>>,
 }
 
 impl Plan {
-    /// No fault at all: the destructive faults once they have healed.
-    pub(super) const NONE: Plan = Plan {
-        rst_stream: None,
-        go_away: None,
-        connection_reset: None,
-        frame_reorder: None,
-        frame_delay: None,
-    };
-
-    pub(super) fn new(faults: &[ProxyFault]) -> Self {
+    /// The plan of `faults` (other injectors' faults are ignored).
+    pub(super) fn new(faults: &[(usize, TimedFault)]) -> Self {
         let mut plan = Self::default();
-        for fault in faults {
-            match *fault {
-                ProxyFault::RstStream { after_messages, every } => {
-                    plan.rst_stream.get_or_insert((after_messages, every.max(1)));
+        for (index, timed) in faults {
+            let index = *index;
+            match timed.fault {
+                Fault::RstStream { after_messages, every } => {
+                    plan.rst_stream.get_or_insert(Slot::new((after_messages, every.max(1)), index, timed));
                 }
-                ProxyFault::GoAway { after_frames } => {
-                    plan.go_away.get_or_insert(after_frames.max(1));
+                Fault::GoAway { after_frames } => {
+                    plan.go_away.get_or_insert(Slot::new(after_frames.max(1), index, timed));
                 }
-                ProxyFault::ConnectionReset { after_bytes } => {
-                    plan.connection_reset.get_or_insert(after_bytes);
+                Fault::ConnectionReset { after_bytes } => {
+                    plan.connection_reset.get_or_insert(Slot::new(after_bytes, index, timed));
                 }
-                ProxyFault::FrameReorder { window, max_delay_ms } => {
+                Fault::FrameReorder { window, max_delay_ms } => {
                     let window = usize::try_from(window).unwrap_or(usize::MAX);
                     if window >= 2 {
-                        plan.frame_reorder.get_or_insert((window, Duration::from_millis(max_delay_ms)));
+                        let value = (window, Duration::from_millis(max_delay_ms));
+                        plan.frame_reorder.get_or_insert(Slot::new(value, index, timed));
                     }
                 }
-                ProxyFault::FrameDelay { max_delay_ms } => {
-                    plan.frame_delay.get_or_insert(max_delay_ms);
+                Fault::FrameDelay { max_delay_ms } => {
+                    plan.frame_delay.get_or_insert(Slot::new(max_delay_ms, index, timed));
                 }
+                _ => {}
             }
         }
         plan
@@ -59,27 +77,28 @@ impl Plan {
 mod tests {
     use super::*;
 
+    fn timed(fault: Fault) -> TimedFault {
+        TimedFault { at_ms: 10, for_ms: 20, fault }
+    }
+
     #[test]
-    fn faults_have_stable_names_and_serde_tags() {
-        let faults = vec![
-            ProxyFault::RstStream { after_messages: 3, every: 1 },
-            ProxyFault::GoAway { after_frames: 4 },
-            ProxyFault::ConnectionReset { after_bytes: 100 },
-            ProxyFault::FrameReorder { window: 4, max_delay_ms: 5 },
-            ProxyFault::FrameDelay { max_delay_ms: 20 },
-        ];
-        for fault in &faults {
-            let json = serde_json::to_value(fault).unwrap();
-            assert_eq!(json["kind"], fault.name());
-            assert_eq!(&serde_json::from_value::<ProxyFault>(json).unwrap(), fault);
-        }
+    fn parameters_are_normalised_and_the_first_fault_of_a_kind_wins() {
+        let faults: Vec<(usize, TimedFault)> = [
+            Fault::RstStream { after_messages: 3, every: 0 },
+            Fault::RstStream { after_messages: 9, every: 9 },
+            Fault::FrameReorder { window: 4, max_delay_ms: 5 },
+            Fault::Hold,
+        ]
+        .into_iter()
+        .map(timed)
+        .enumerate()
+        .collect();
         let plan = Plan::new(&faults);
-        assert_eq!(plan.rst_stream, Some((3, 1)));
-        assert_eq!(plan.frame_reorder, Some((4, Duration::from_millis(5))));
-        assert_eq!(
-            Plan::new(&[ProxyFault::RstStream { after_messages: 1, every: 0 }]).rst_stream,
-            Some((1, 1))
-        );
-        assert_eq!(Plan::new(&[ProxyFault::FrameReorder { window: 1, max_delay_ms: 5 }]).frame_reorder, None);
+        let rst = plan.rst_stream.unwrap();
+        assert_eq!((rst.value, rst.index), ((3, 1), 0));
+        assert_eq!(plan.frame_reorder.unwrap().value, (4, Duration::from_millis(5)));
+        assert_eq!((rst.start_us, rst.heal_us), (10_000, 30_000));
+        let tiny = [(0, timed(Fault::FrameReorder { window: 1, max_delay_ms: 5 }))];
+        assert_eq!(Plan::new(&tiny).frame_reorder, None);
     }
 }

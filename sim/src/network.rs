@@ -1,0 +1,195 @@
+//! The injector of network and host faults: between simulation steps it applies each start and
+//! heal of the schedule to turmoil's links and hosts, and reports what it did. A fault counts as
+//! having acted only when traffic met it: messages it held, writes on links it cut or slowed or
+//! lost messages on, writes aimed at the host it crashed.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::fault::{Action, Fault, Injector, Schedule};
+use crate::net::{Flow, Traffic};
+use crate::trace::{EventKind, FaultEvent, HostState, Phase, Scope, Trace};
+
+/// The host name network fault events are recorded under.
+pub const HOST: &str = "sim";
+
+/// Applies the network and host faults of a schedule to a simulation.
+#[derive(Debug)]
+pub struct NetworkInjector {
+    actions: Vec<Action>,
+    next: usize,
+    clients: Vec<String>,
+    /// The host clients dial (the server, or the proxy in front of it).
+    target: String,
+    /// The server host (what a crash crashes).
+    server: String,
+    /// Links' latency range before faults.
+    base_latency: (Duration, Duration),
+    traffic: Traffic,
+    trace: Trace,
+    /// Traffic at each open fault's start, by fault index.
+    at_start: BTreeMap<usize, BTreeMap<(String, String), Flow>>,
+}
+
+impl NetworkInjector {
+    /// The injector of `schedule`'s network faults between `clients` and `target`.
+    pub fn new(
+        schedule: &Schedule,
+        clients: Vec<String>,
+        target: &str,
+        server: &str,
+        base_latency: (Duration, Duration),
+        traffic: &Traffic,
+        trace: &Trace,
+    ) -> Self {
+        let actions = schedule
+            .actions()
+            .iter()
+            .filter(|a| a.fault.fault.injector() == Injector::Network)
+            .cloned()
+            .collect();
+        Self {
+            actions,
+            next: 0,
+            clients,
+            target: target.to_owned(),
+            server: server.to_owned(),
+            base_latency,
+            traffic: traffic.clone(),
+            trace: trace.clone(),
+            at_start: BTreeMap::new(),
+        }
+    }
+
+    /// Applies every start and heal due by `now_us`.
+    pub fn apply_due(&mut self, sim: &mut turmoil::Sim<'_>, now_us: u64) {
+        while let Some(action) = self.actions.get(self.next).filter(|a| a.at_us <= now_us).cloned() {
+            self.next += 1;
+            if action.start {
+                self.start(sim, &action);
+            } else {
+                self.heal(sim, &action);
+            }
+        }
+    }
+
+    fn scope(fault: &Fault) -> Scope {
+        match fault {
+            Fault::CrashBounce => Scope::Server,
+            _ => Scope::ClientLinks,
+        }
+    }
+
+    fn record(&self, action: &Action, phase: Phase, touched: u64, detail: String) {
+        let fault = &action.fault.fault;
+        let event = FaultEvent {
+            fault: fault.name(),
+            index: action.index,
+            phase,
+            touched,
+            scope: Self::scope(fault),
+            detail,
+        };
+        self.trace.record(HOST, EventKind::Fault(event));
+    }
+
+    fn start(&mut self, sim: &mut turmoil::Sim<'_>, action: &Action) {
+        let fault = &action.fault.fault;
+        let target = self.target.as_str();
+        for c in self.clients.iter().map(String::as_str) {
+            match *fault {
+                Fault::Latency { latency_ms, jitter_ms } => {
+                    sim.set_link_latency(c, target, Duration::from_millis(latency_ms));
+                    sim.set_link_max_message_latency(
+                        c,
+                        target,
+                        Duration::from_millis(latency_ms + jitter_ms),
+                    );
+                }
+                Fault::Hold => sim.hold(c, target),
+                Fault::Partition { oneway: false } => sim.partition(c, target),
+                Fault::Partition { oneway: true } => sim.partition_oneway(target, c),
+                Fault::Loss { rate } => sim.set_link_fail_rate(c, target, rate),
+                _ => {}
+            }
+        }
+        if *fault == Fault::CrashBounce {
+            sim.crash(self.server.as_str());
+            self.trace.record(&self.server, EventKind::Host { state: HostState::Crash });
+        }
+        let detail = match *fault {
+            Fault::Latency { latency_ms, jitter_ms } => {
+                format!("client links {latency_ms}ms +{jitter_ms}ms jitter")
+            }
+            Fault::Hold => "client links held".to_owned(),
+            Fault::Partition { oneway: false } => "clients <-/-> server".to_owned(),
+            Fault::Partition { oneway: true } => "server -/-> clients".to_owned(),
+            Fault::CrashBounce => "server host crashed".to_owned(),
+            Fault::Loss { rate } => format!("client links lose messages, p={rate}"),
+            _ => String::new(),
+        };
+        self.at_start.insert(action.index, self.traffic.snapshot());
+        self.record(action, Phase::Start, 0, detail);
+    }
+
+    fn heal(&mut self, sim: &mut turmoil::Sim<'_>, action: &Action) {
+        let fault = &action.fault.fault;
+        let target = self.target.as_str();
+        // Messages sitting on held links, counted before the release lets them go.
+        let held = if *fault == Fault::Hold { self.in_flight(sim) } else { 0 };
+        for c in self.clients.iter().map(String::as_str) {
+            match *fault {
+                Fault::Latency { .. } => {
+                    sim.set_link_latency(c, target, self.base_latency.0);
+                    sim.set_link_max_message_latency(c, target, self.base_latency.1);
+                }
+                Fault::Hold => sim.release(c, target),
+                Fault::Partition { oneway: false } => sim.repair(c, target),
+                Fault::Partition { oneway: true } => sim.repair_oneway(target, c),
+                Fault::Loss { .. } => {
+                    sim.set_link_fail_rate(c, target, 0.0);
+                    sim.repair(c, target);
+                }
+                _ => {}
+            }
+        }
+        let touched_host = if *fault == Fault::CrashBounce { &self.server } else { &self.target };
+        let before = self.at_start.remove(&action.index).unwrap_or_default();
+        let flow = Traffic::between(&before, &self.traffic.snapshot(), touched_host);
+        if *fault == Fault::CrashBounce {
+            sim.bounce(self.server.as_str());
+        }
+        let (touched, what) = match *fault {
+            Fault::Hold => (held, format!("{held} messages held, released together")),
+            Fault::Latency { .. } => {
+                (flow.writes, format!("{} writes ({} bytes) slowed", flow.writes, flow.bytes))
+            }
+            Fault::CrashBounce => {
+                (flow.writes, format!("{} writes to or from the crashed host", flow.writes))
+            }
+            _ => {
+                (flow.writes, format!("{} writes ({} bytes) on cut or lossy links", flow.writes, flow.bytes))
+            }
+        };
+        if touched > 0 {
+            self.record(action, Phase::Acted, touched, what);
+        }
+        self.record(action, Phase::Heal, 0, "healed".to_owned());
+    }
+
+    /// Messages in flight between the clients and the target.
+    fn in_flight(&self, sim: &turmoil::Sim<'_>) -> u64 {
+        let target = sim.lookup(self.target.as_str());
+        let clients: Vec<_> = self.clients.iter().map(|c| sim.lookup(c.as_str())).collect();
+        let mut count = 0u64;
+        sim.links(|links| {
+            for link in links {
+                let (a, b) = link.pair();
+                if (a == target && clients.contains(&b)) || (b == target && clients.contains(&a)) {
+                    count += link.count() as u64;
+                }
+            }
+        });
+        count
+    }
+}
