@@ -10,7 +10,8 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use faultline_benches::{server, simulated};
 use faultline_sim::model::Model;
 use faultline_sim::trace::Trace;
-use faultline_sim::workload::{Caller, InputGen};
+use faultline_sim::workload::{Caller, InputGen, Plan};
+use faultline_wire::deadline::Deadline;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -76,7 +77,7 @@ fn simulated(c: &mut Criterion) {
     let addr = runtime.block_on(server::spawn()).expect("bind 127.0.0.1");
     let channel =
         runtime.block_on(faultline_benches::load::connect(addr, 1)).expect("connect to the server").remove(0);
-    let caller = Caller::new(channel, "client-0", Trace::default());
+    let caller = Caller::new(Deadline::new(channel), "client-0", Trace::default());
     let inputs = InputGen::new(&Model::reference());
     group.bench_function(BenchmarkId::new("real-loopback-sequential", "same-mix"), |b| {
         b.to_async(&runtime).iter_custom(|runs| {
@@ -86,9 +87,15 @@ fn simulated(c: &mut Criterion) {
                 for seed in 0..runs {
                     let mut rng = ChaCha8Rng::seed_from_u64(seed);
                     for id in 0..calls {
-                        let record = caller
-                            .call(id, inputs.input(&mut rng), Duration::from_secs(5), None, false)
-                            .await;
+                        let plan = Plan {
+                            id,
+                            input: inputs.input(&mut rng),
+                            deadline: Duration::from_secs(5),
+                            cancel_after: None,
+                            pauses: Vec::new(),
+                            probe: false,
+                        };
+                        let record = caller.call(plan).await;
                         assert_eq!(record.code, tonic::Code::Ok, "{record:?}");
                     }
                 }

@@ -1,38 +1,18 @@
-//! `faultline run` and `faultline replay`: scenarios over seeds, a table, a verdict.
+//! `faultline run` and `faultline replay`: the library's sweep, printed.
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 use clap::Args;
 use faultline_sim::catalogue;
-use faultline_sim::scenario::{Expect, Scenario};
-use faultline_sim::trace::first_difference;
-use faultline_sim::{RunReport, run};
+use faultline_sim::scenario::Scenario;
+use faultline_sim::sweep::{Entry, Shard, Summary, Sweep, replay_command, run_checked, summarize, to_report};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
 
 use crate::client::parse_seed;
 use crate::exit::Failure;
 use crate::table;
-
-/// `i/n`: this process runs the i-th of n disjoint slices of the (scenario, seed) pairs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    index: usize,
-    count: usize,
-}
-
-/// Parses `--shard i/n` (0 <= i < n).
-pub fn parse_shard(s: &str) -> Result<Shard, String> {
-    let bad = || format!("`{s}` is not a shard: expected i/n with 0 <= i < n, e.g. 0/4");
-    let (i, n) = s.split_once('/').ok_or_else(bad)?;
-    let (index, count): (usize, usize) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
-    if count == 0 || index >= count {
-        return Err(bad());
-    }
-    Ok(Shard { index, count })
-}
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -48,12 +28,12 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_seed)]
     seed: Option<u64>,
     /// Run only slice i of n (e.g. 0/4) of the (scenario, seed) pairs.
-    #[arg(long, value_parser = parse_shard)]
+    #[arg(long, value_parser = Shard::parse)]
     shard: Option<Shard>,
     /// Print the reports as JSON instead of a table.
     #[arg(long)]
     json: bool,
-    /// Run every seed twice and compare the trace hashes.
+    /// Run every seed twice; a different trace is a `determinism` violation.
     #[arg(long)]
     check_determinism: bool,
     /// Swarm testing: each seed keeps a random subset of the scenario's faults.
@@ -79,121 +59,96 @@ pub struct ReplayArgs {
     timeline: Option<PathBuf>,
 }
 
-/// One (scenario, seed) run with its wall time and determinism verdict.
-#[derive(Debug, Serialize)]
-pub struct Outcome {
-    #[serde(flatten)]
-    pub report: RunReport,
-    pub expect: Expect,
-    pub wall_ms: u64,
-    /// Set when `--check-determinism` found the second run differing.
-    pub nondeterminism: Option<String>,
-}
-
-impl Outcome {
-    fn bad(&self) -> bool {
-        self.nondeterminism.is_some() || (self.expect == Expect::Pass && !self.report.passed())
+/// A catalogue name or a scenario file, with what replays it.
+fn load(name_or_path: &str) -> Result<Entry, Failure> {
+    if let Some(scenario) = catalogue::find(name_or_path) {
+        return Ok(Entry { scenario, replay_as: name_or_path.to_owned() });
     }
-}
-
-fn load(name_or_path: &str) -> Result<Scenario, Failure> {
-    if let Some(s) = catalogue::find(name_or_path) {
-        return Ok(s);
-    }
-    if name_or_path.ends_with(".toml") || std::path::Path::new(name_or_path).exists() {
-        return load_file(&PathBuf::from(name_or_path));
+    if name_or_path.ends_with(".toml") || Path::new(name_or_path).exists() {
+        return load_file(Path::new(name_or_path));
     }
     let known: Vec<String> = catalogue::catalogue().into_iter().map(|s| s.name).collect();
     Err(Failure::environment(anyhow!("unknown scenario `{name_or_path}` (known: {})", known.join(", "))))
 }
 
-fn load_file(path: &PathBuf) -> Result<Scenario, Failure> {
+fn load_file(path: &Path) -> Result<Entry, Failure> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read scenario file {}", path.display()))
         .map_err(Failure::environment)?;
-    Scenario::from_toml(&text).with_context(|| format!("{}", path.display())).map_err(Failure::environment)
-}
-
-fn variant(scenario: &Scenario, seed: u64, swarm: bool) -> Scenario {
-    if swarm { scenario.swarm(seed) } else { scenario.clone() }
-}
-
-fn run_one(scenario: &Scenario, seed: u64, swarm: bool, check_determinism: bool) -> Outcome {
-    let scenario = variant(scenario, seed, swarm);
-    // Wall time is reported, never fed into the simulation.
-    let started = Instant::now();
-    let report = run(&scenario, seed);
-    let wall_ms = started.elapsed().as_millis() as u64;
-    let nondeterminism = check_determinism.then(|| run(&scenario, seed)).and_then(|again| {
-        (again.trace_hash != report.trace_hash).then(|| {
-            let at = first_difference(&report.events, &again.events).unwrap_or(0);
-            let show = |events: &[faultline_sim::trace::Event]| {
-                events.get(at).map_or_else(|| "<end of trace>".to_owned(), ToString::to_string)
-            };
-            format!(
-                "event {at} differs: first run `{}`, second run `{}`",
-                show(&report.events),
-                show(&again.events)
-            )
-        })
-    });
-    Outcome { report, expect: scenario.expect, wall_ms, nondeterminism }
+    let scenario = Scenario::from_toml(&text)
+        .with_context(|| format!("{}", path.display()))
+        .map_err(Failure::environment)?;
+    Ok(Entry { scenario, replay_as: path.display().to_string() })
 }
 
 pub fn run_cmd(args: RunArgs) -> Result<(), Failure> {
-    let mut scenarios = Vec::new();
+    let mut entries = Vec::new();
     for name in &args.scenarios {
-        scenarios.push(load(name)?);
+        entries.push(load(name)?);
     }
     for path in &args.files {
-        scenarios.push(load_file(path)?);
+        entries.push(load_file(path)?);
     }
-    if scenarios.is_empty() {
-        scenarios = catalogue::catalogue();
+    if entries.is_empty() {
+        entries = catalogue::catalogue()
+            .into_iter()
+            .map(|scenario| Entry { replay_as: scenario.name.clone(), scenario })
+            .collect();
     }
     if args.seeds == 0 && args.seed.is_none() {
         return Err(Failure::environment(anyhow!("--seeds must be at least 1")));
     }
-    let seeds: Vec<u64> = match args.seed {
-        Some(s) => vec![s],
-        None => (0..args.seeds).collect(),
+    let (first_seed, seeds) = args.seed.map_or((0, args.seeds), |seed| (seed, 1));
+    let threads = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let sweep = Sweep {
+        entries,
+        first_seed,
+        seeds,
+        shard: args.shard,
+        swarm: args.swarm,
+        check_determinism: args.check_determinism,
+        threads,
     };
-    let mut jobs: Vec<(usize, u64)> =
-        (0..scenarios.len()).flat_map(|i| seeds.iter().map(move |&s| (i, s))).collect();
-    if let Some(shard) = args.shard {
-        jobs = jobs
-            .into_iter()
-            .enumerate()
-            .filter(|(k, _)| k % shard.count == shard.index)
-            .map(|(_, j)| j)
-            .collect();
-    }
 
-    let progress = if args.json { ProgressBar::hidden() } else { ProgressBar::new(jobs.len() as u64) };
+    let progress = if args.json { ProgressBar::hidden() } else { ProgressBar::new(sweep.jobs()) };
     progress.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} runs {msg}")
-            .expect("static template"),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} runs {per_sec} {msg}",
+        )
+        .expect("static template"),
     );
     let started = Instant::now();
-    let threads =
-        args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-    let outcomes = parallel(&jobs, threads, |&(i, seed)| {
-        let outcome = run_one(&scenarios[i], seed, args.swarm, args.check_determinism);
-        progress.set_message(format!("{} seed {seed}", scenarios[i].name));
+    let outcomes = sweep.run(|o| {
+        progress.set_message(format!("{} seed {}", o.report.scenario, o.report.seed));
         progress.inc(1);
-        (i, outcome)
     });
     progress.finish_and_clear();
     let wall = started.elapsed();
 
-    let (rows, all_ok) = summarize(&scenarios, &outcomes, args.swarm);
+    let summaries = summarize(&sweep, &outcomes);
+    let all_ok = summaries.iter().all(|s| s.ok);
     if args.json {
-        let reports: Vec<&Outcome> = outcomes.iter().map(|(_, o)| o).collect();
-        let doc = serde_json::json!({ "ok": all_ok, "wall_ms": wall.as_millis() as u64, "runs": reports });
+        let doc = serde_json::json!({ "ok": all_ok, "wall_ms": wall.as_millis() as u64, "runs": outcomes });
         println!("{}", serde_json::to_string_pretty(&doc).expect("reports serialize"));
     } else {
-        print!("{}", table::render(&rows));
-        print_failures(&scenarios, &outcomes, args.swarm);
+        print!("{}", table::render(&summaries.iter().map(row).collect::<Vec<_>>()));
+        for o in to_report(&sweep, &outcomes) {
+            println!();
+            println!("FAILED {} SEED={}", o.report.scenario, o.report.seed);
+            if sweep.swarm {
+                println!(
+                    "  swarm enabled faults: {}",
+                    sweep.variant(o.entry, o.report.seed).fault_names().join(", ")
+                );
+            }
+            for v in o.report.violations.iter().take(5) {
+                println!("  {v}");
+            }
+            if o.report.violations.len() > 5 {
+                println!("  ... and {} more", o.report.violations.len() - 5);
+            }
+            println!("  replay: {}", replay_command(&sweep, o));
+        }
         println!("{} runs in {:.1}s wall", outcomes.len(), wall.as_secs_f64());
     }
     if all_ok {
@@ -203,106 +158,36 @@ pub fn run_cmd(args: RunArgs) -> Result<(), Failure> {
     }
 }
 
-/// Runs `f` over `items` on `threads` OS threads; results in item order.
-fn parallel<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads.min(items.len().max(1)))
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        let Some(item) = items.get(k) else { break };
-                        out.push((k, f(item)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().expect("simulation worker panicked")).collect()
-    });
-    results.sort_by_key(|(k, _)| *k);
-    results.into_iter().map(|(_, r)| r).collect()
-}
-
-fn summarize(scenarios: &[Scenario], outcomes: &[(usize, Outcome)], swarm: bool) -> (Vec<table::Row>, bool) {
-    let mut rows = Vec::new();
-    let mut all_ok = true;
-    for (i, scenario) in scenarios.iter().enumerate() {
-        let mine: Vec<&Outcome> = outcomes.iter().filter(|(k, _)| *k == i).map(|(_, o)| o).collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let failing = mine.iter().filter(|o| !o.report.passed()).count();
-        let nondeterministic = mine.iter().any(|o| o.nondeterminism.is_some());
-        let verdict = match scenario.expect {
-            _ if nondeterministic => "NONDETERMINISTIC".to_owned(),
-            Expect::Pass if failing == 0 => "pass".to_owned(),
-            Expect::Pass => format!("FAIL {failing}/{}", mine.len()),
-            Expect::Caught if failing > 0 => format!("caught {failing}/{}", mine.len()),
-            Expect::Caught => "MISSED".to_owned(),
-        };
-        let ok =
-            !nondeterministic && (if scenario.expect == Expect::Pass { failing == 0 } else { failing > 0 });
-        all_ok &= ok;
-        let mut fired = std::collections::BTreeMap::<String, u32>::new();
-        for o in &mine {
-            for (name, t) in o.report.fired() {
-                *fired.entry(name.to_owned()).or_default() += t.acted;
-            }
-        }
-        let name = if swarm { format!("{} (swarm)", scenario.name) } else { scenario.name.clone() };
-        rows.push(table::Row {
-            scenario: name,
-            seeds: mine.len(),
-            verdict,
-            calls: mine.iter().map(|o| o.report.calls).sum(),
-            failed_calls: mine.iter().map(|o| o.report.failed_calls).sum(),
-            faults: fired.iter().map(|(n, c)| format!("{n}×{c}")).collect::<Vec<_>>().join(" "),
-            sim_time: Duration::from_micros(mine.iter().map(|o| o.report.sim_time_us).sum()),
-            wall_time: Duration::from_millis(mine.iter().map(|o| o.wall_ms).sum()),
-        });
-    }
-    (rows, all_ok)
-}
-
-fn print_failures(scenarios: &[Scenario], outcomes: &[(usize, Outcome)], swarm: bool) {
-    let swarm_flag = if swarm { " --swarm" } else { "" };
-    for (i, o) in outcomes {
-        if !o.bad() {
-            continue;
-        }
-        let name = &scenarios[*i].name;
-        println!();
-        println!("FAILED {name} SEED={}", o.report.seed);
-        if swarm {
-            println!(
-                "  swarm enabled faults: {}",
-                variant(&scenarios[*i], o.report.seed, true).fault_names().join(", ")
-            );
-        }
-        if let Some(nd) = &o.nondeterminism {
-            println!("  nondeterminism: {nd}");
-        }
-        for v in o.report.violations.iter().take(5) {
-            println!("  {v}");
-        }
-        if o.report.violations.len() > 5 {
-            println!("  ... and {} more", o.report.violations.len() - 5);
-        }
-        println!("  replay: cargo run --release -- replay {name} --seed {}{swarm_flag}", o.report.seed);
+/// A summary as a table row: faults as `name×acted[touched]`, with the runs it was idle in.
+fn row(s: &Summary) -> table::Row {
+    let faults = s
+        .faults
+        .iter()
+        .map(|(name, f)| {
+            let idle = if f.idle_runs > 0 { format!(" idle:{}", f.idle_runs) } else { String::new() };
+            format!("{name}×{}[{}]{idle}", f.acted, f.touched)
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    table::Row {
+        scenario: s.scenario.clone(),
+        seeds: s.seeds,
+        verdict: s.verdict(),
+        calls: s.calls,
+        failed_calls: s.failed_calls,
+        faults,
+        sim_time: s.sim_time,
+        wall_time: s.wall_time,
     }
 }
 
 pub fn replay_cmd(args: ReplayArgs) -> Result<(), Failure> {
-    let scenario = variant(&load(&args.scenario)?, args.seed, args.swarm);
-    let report = run(&scenario, args.seed);
+    let entry = load(&args.scenario)?;
+    let scenario = if args.swarm { entry.scenario.swarm(args.seed) } else { entry.scenario };
+    let report = run_checked(&scenario, args.seed, false);
     println!("scenario {} seed {} ({})", scenario.name, args.seed, scenario.description);
-    println!(
-        "faults: {}",
-        if scenario.fault_names().is_empty() { "none".to_owned() } else { scenario.fault_names().join(", ") }
-    );
+    let names = scenario.fault_names();
+    println!("faults: {}", if names.is_empty() { "none".to_owned() } else { names.join(", ") });
     for event in &report.events {
         println!("{event}");
     }
@@ -314,14 +199,10 @@ pub fn replay_cmd(args: ReplayArgs) -> Result<(), Failure> {
             .map_err(Failure::environment)?;
         println!("timeline written to {}", path.display());
     }
-    let as_expected = match scenario.expect {
-        Expect::Pass => report.passed(),
-        Expect::Caught => !report.passed(),
-    };
     for v in &report.violations {
         println!("violation {v}");
     }
-    if as_expected {
+    if report.as_expected() {
         println!("SEED={} {}", args.seed, if report.passed() { "passed" } else { "caught, as expected" });
         Ok(())
     } else {

@@ -1,5 +1,5 @@
-//! A response's HTTP/2 frames: a passive tap on the replay's connection, and the frame shape a
-//! report compares.
+//! A response's HTTP/2 frames, as `faultline_wire::tap` sees them on the replay's connection,
+//! and the frame shape a report compares.
 //!
 //! The `h2` client hides frames: a Trailers-Only response (one HEADERS frame with END_STREAM)
 //! and a split one (HEADERS carrying grpc-status without END_STREAM, then an empty DATA frame
@@ -7,15 +7,9 @@
 //! split one ("Stream removed"). The tap reads the server's bytes as they go by, so the replay
 //! can tell them apart.
 
-use std::collections::BTreeMap;
-use std::io;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-
-use faultline_wire::frame::{Frame, FrameReader, Unit, flag, kind};
+use faultline_wire::frame::{Frame, flag, kind};
+use faultline_wire::tap::TapLog;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::rules::Rules;
 use crate::transcript::{Call, Dir, EventKind};
@@ -44,92 +38,9 @@ impl FrameInfo {
     }
 }
 
-/// The frames a [`FrameTap`] saw, by stream; clones share one log.
-#[derive(Debug, Clone, Default)]
-pub struct FrameLog {
-    streams: Arc<Mutex<BTreeMap<u32, Vec<FrameInfo>>>>,
-}
-
-impl FrameLog {
-    /// The frames seen so far on `stream`, in order.
-    pub fn stream(&self, stream: u32) -> Vec<FrameInfo> {
-        self.streams.lock().expect("frame log lock").get(&stream).cloned().unwrap_or_default()
-    }
-
-    fn record(&self, frame: &Frame) {
-        let mut streams = self.streams.lock().expect("frame log lock");
-        streams.entry(frame.stream()).or_default().push(FrameInfo::of(frame));
-    }
-}
-
-/// An IO wrapper that passes every byte through unchanged and logs the frames of the peer's
-/// direction (what is read), per stream. Connection-level frames (stream 0) are not kept.
-#[derive(Debug)]
-pub struct FrameTap<IO> {
-    inner: IO,
-    reader: FrameReader,
-    log: FrameLog,
-}
-
-impl<IO> FrameTap<IO> {
-    /// Taps the server-to-client direction of a client's connection.
-    pub fn server_frames(inner: IO, log: FrameLog) -> Self {
-        Self { inner, reader: FrameReader::server_side(), log }
-    }
-
-    fn observe(&mut self, bytes: &[u8]) {
-        self.reader.push(bytes);
-        // The server side has no preface, so every 9 bytes are a frame header: reading cannot
-        // fail here, and `Ok(None)` only means a frame is still incomplete.
-        while let Ok(Some(unit)) = self.reader.next_unit() {
-            if let Unit::Frame(frame) = unit
-                && frame.stream() != 0
-            {
-                self.log.record(&frame);
-            }
-        }
-    }
-}
-
-impl<IO: AsyncRead + Unpin> AsyncRead for FrameTap<IO> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = poll {
-            self.observe(&buf.filled()[before..]);
-        }
-        poll
-    }
-}
-
-impl<IO: AsyncWrite + Unpin> AsyncWrite for FrameTap<IO> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
+/// The frames the tap on a replay's connection saw on `stream`, as the shape needs them.
+pub fn stream_frames(log: &TapLog, stream: u32) -> Vec<FrameInfo> {
+    log.stream(stream).iter().map(FrameInfo::of).collect()
 }
 
 /// One token of a shape.

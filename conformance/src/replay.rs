@@ -14,7 +14,9 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
-use crate::framing::{self, FrameLog, FrameTap};
+use faultline_wire::tap::FrameTap;
+
+use crate::framing;
 use crate::rules::Rules;
 use crate::transcript::{Call, CallStatus, Dir, EventKind, Header, Message, StatusSource};
 use crate::wire::{self, EventLog};
@@ -47,16 +49,16 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let log = EventLog::default();
-    let frames = FrameLog::default();
+
     let mut observed = blank(call);
     let mut stream = None;
-    let io = FrameTap::server_frames(io, frames.clone());
+    let (io, frames) = FrameTap::client_side(io);
     match exchange(io, call, rules, &log, &mut observed, &mut stream).await {
         Ok(status) => observed.status = status,
         Err(e) => observed.status = CallStatus::new(tonic::Code::Unavailable, e, StatusSource::Client),
     }
     observed.events = log.take();
-    let seen = stream.map(|id| frames.stream(id)).unwrap_or_default();
+    let seen = stream.map(|id| framing::stream_frames(&frames, id)).unwrap_or_default();
     observed.trailers_only = framing::is_trailers_only(&seen);
     observed.response_frames = Some(seen);
     observed

@@ -5,42 +5,26 @@ use std::sync::Mutex;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
+use faultline_wire::grpc;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::rules::{Rules, binary_value};
 use crate::transcript::{Call, CallStatus, Dir, Event, EventKind, Header, Message, StatusSource};
 
-/// A message with its 5-byte gRPC length prefix.
+/// A message with its 5-byte gRPC length prefix (as recorded: the compression flag too).
 pub fn frame(m: &Message) -> Bytes {
-    let mut out = BytesMut::with_capacity(5 + m.bytes.len());
-    out.extend_from_slice(&[u8::from(m.compressed)]);
-    out.extend_from_slice(&u32::try_from(m.bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
-    out.extend_from_slice(&m.bytes);
-    out.freeze()
+    grpc::encode_raw(u8::from(m.compressed), u32::try_from(m.bytes.len()).unwrap_or(u32::MAX), &m.bytes)
 }
 
 /// Cuts length-prefixed messages out of a stream's DATA bytes.
 #[derive(Debug, Default)]
-pub struct Deframer {
-    buf: BytesMut,
-}
+pub struct Deframer(grpc::Deframer);
 
 impl Deframer {
     /// Adds bytes; returns every message now complete.
     pub fn push(&mut self, data: &[u8]) -> Vec<Message> {
-        self.buf.extend_from_slice(data);
-        let mut out = Vec::new();
-        while self.buf.len() >= 5 {
-            let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
-            if self.buf.len() < 5 + len {
-                break;
-            }
-            let compressed = self.buf[0] != 0;
-            self.buf.advance(5);
-            out.push(Message::from_bytes(compressed, self.buf.split_to(len).freeze()));
-        }
-        out
+        self.0.push(data).into_iter().map(|m| Message::from_bytes(m.compressed, m.bytes)).collect()
     }
 }
 
@@ -157,17 +141,8 @@ pub fn reset_status(reason: Option<h2::Reason>) -> CallStatus {
     CallStatus::new(code, what, StatusSource::Client)
 }
 
-/// The HTTP/2 error name of a reset, as the recorder writes it.
+/// The HTTP/2 error name of a reset, as the recorder writes it (h2's name, or the number).
 pub fn reason_name(reason: h2::Reason) -> String {
-    match reason {
-        h2::Reason::NO_ERROR => "NO_ERROR".to_owned(),
-        h2::Reason::PROTOCOL_ERROR => "PROTOCOL_ERROR".to_owned(),
-        h2::Reason::INTERNAL_ERROR => "INTERNAL_ERROR".to_owned(),
-        h2::Reason::FLOW_CONTROL_ERROR => "FLOW_CONTROL_ERROR".to_owned(),
-        h2::Reason::STREAM_CLOSED => "STREAM_CLOSED".to_owned(),
-        h2::Reason::REFUSED_STREAM => "REFUSED_STREAM".to_owned(),
-        h2::Reason::CANCEL => "CANCEL".to_owned(),
-        h2::Reason::ENHANCE_YOUR_CALM => "ENHANCE_YOUR_CALM".to_owned(),
-        other => u32::from(other).to_string(),
-    }
+    let name = format!("{reason:?}");
+    if name.starts_with("Reason(") { u32::from(reason).to_string() } else { name }
 }

@@ -104,7 +104,7 @@ impl Server {
         service = framing::layer(service);
         Self {
             inner: Arc::new(Inner {
-                http2: connection::http2(&limits, config.date_header),
+                http2: connection::http2(&limits, config.date_header, hyper_util::rt::TokioExecutor::new()),
                 connections: Slots::new(limits.max_connections),
                 config,
                 service,
@@ -137,26 +137,34 @@ impl Server {
         self.inner.http2.serve_connection(TokioIo::new(io), HyperService(self.service()))
     }
 
-    /// Serves the connections of `incoming` inside the calling task, never spawning one: a
-    /// crashed simulated host drops them in a fixed order (tokio drops spawned tasks in an
-    /// order keyed by process-wide task ids, which would make a crash's FIN order depend on
-    /// what ran earlier in the process). Returns when `incoming` ends or fails.
+    /// Serves the connections of `incoming`, and every call on them, inside the calling task,
+    /// never spawning one: a crashed simulated host drops them in a fixed order (tokio drops
+    /// spawned tasks in an order keyed by process-wide task ids, which would make a crash's FIN
+    /// order, and the order handlers end in, depend on what ran earlier in the process).
+    /// Returns when `incoming` ends or fails.
     pub async fn serve_in_task<S, IO>(&self, incoming: S) -> io::Result<()>
     where
         S: Stream<Item = io::Result<IO>>,
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let (spawned, mut to_run) = tokio::sync::mpsc::unbounded_channel();
+        let config = &self.inner.config;
+        let http2 = connection::http2(&config.limits, config.date_header, connection::InTask(spawned));
         let mut incoming = std::pin::pin!(incoming);
         let mut connections = FuturesUnordered::new();
+        let mut streams = FuturesUnordered::new();
         loop {
             tokio::select! {
                 biased;
-                Some(_) = connections.next(), if !connections.is_empty() => {}
+                Some(()) = streams.next(), if !streams.is_empty() => {}
+                Some(stream) = to_run.recv() => streams.push(stream),
+                Some(()) = connections.next(), if !connections.is_empty() => {}
                 accepted = incoming.next() => match accepted {
                     Some(Ok(io)) => {
                         if let Some(io) = self.admit(io) {
+                            let connection = http2.serve_connection(TokioIo::new(io), HyperService(self.service()));
                             // A connection ending in error is its peer's business.
-                            connections.push(ignore_error(self.serve_connection(io)));
+                            connections.push(ignore_error(connection));
                         }
                     }
                     Some(Err(e)) => return Err(e),

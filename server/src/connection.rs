@@ -41,12 +41,26 @@ impl hyper::service::Service<http::Request<Incoming>> for HyperService {
     }
 }
 
-/// The HTTP/2 server settings of `limits`; `date_header` off keeps wall time out of responses.
-pub(crate) fn http2(
+/// An executor that hands hyper's per-stream futures to the task serving the connections, to
+/// run there rather than as tasks of their own (see [`crate::Server::serve_in_task`]).
+#[derive(Debug, Clone)]
+pub struct InTask(pub(crate) tokio::sync::mpsc::UnboundedSender<futures::future::BoxFuture<'static, ()>>);
+
+impl<F: std::future::Future<Output = ()> + Send + 'static> hyper::rt::Executor<F> for InTask {
+    fn execute(&self, future: F) {
+        // The receiver lives as long as the task serving the connections, and so do they.
+        let _ = self.0.send(Box::pin(future));
+    }
+}
+
+/// The HTTP/2 server settings of `limits`, spawning with `executor`; `date_header` off keeps
+/// wall time out of responses.
+pub(crate) fn http2<E>(
     limits: &Limits,
     date_header: bool,
-) -> hyper::server::conn::http2::Builder<TokioExecutor> {
-    let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    executor: E,
+) -> hyper::server::conn::http2::Builder<E> {
+    let mut http2 = hyper::server::conn::http2::Builder::new(executor);
     http2
         .timer(TokioTimer::new())
         .auto_date_header(date_header)

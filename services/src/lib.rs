@@ -1,10 +1,11 @@
 //! The tutorial's Greeter and RouteGuide services with the reference semantics.
 //!
-//! The Python tutorial server is the truth (see `DESIGN.md`, "Reference
-//! semantics"). Everything here is transport-agnostic: the service values are
-//! plain tonic services, served over real TCP by the CLI and over turmoil
-//! streams by the simulator. Time enters only through [`Clock`], randomness
-//! only through explicit seeds.
+//! The Python tutorial server is the truth (`SEMANTICS.md`, at the repository
+//! root). Everything here is transport-agnostic: the service values are plain
+//! tonic services, served over real TCP and over turmoil streams alike by the
+//! server assembly (`faultline-server`). Time enters only through [`Clock`],
+//! randomness only through explicit seeds (the mutants that time out or detach
+//! work use tokio directly: they are deliberate bugs).
 
 pub mod clock;
 pub mod db;

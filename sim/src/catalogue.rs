@@ -53,7 +53,8 @@ pub fn catalogue() -> Vec<Scenario> {
             )
             .concurrency(6)
             .think(ms(20))
-            .fault(ms(200), ms(3_000), Fault::FrameReorder { window: 4, max_delay_ms: 5 })
+            .route_pause(ms(0), ms(200))
+            .fault(ms(200), ms(3_000), Fault::FrameReorder { window: 4, max_delay_ms: 20 })
             .fault(ms(200), ms(3_000), Fault::FrameDelay { max_delay_ms: 3 }),
         Scenario::new("trailers-only")
             .description("for 3 s the server answers every third call with a Trailers-Only UNAVAILABLE")

@@ -14,6 +14,7 @@ pub mod proxy;
 pub mod runner;
 pub mod scenario;
 pub mod server;
+pub mod sweep;
 pub mod timeline;
 pub mod trace;
 pub mod workload;

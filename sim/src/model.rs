@@ -1,4 +1,4 @@
-//! The independent reference model: DESIGN.md's semantics written again,
+//! The independent reference model: SEMANTICS.md's rules written again,
 //! without calling the service code, so a bug in the services cannot hide
 //! behind the same bug in the checker.
 
@@ -95,7 +95,7 @@ impl Model {
     }
 }
 
-/// DESIGN.md's haversine in the reference's operation order (CPython's
+/// SEMANTICS.md's haversine in the reference's operation order (CPython's
 /// `math.radians` multiplies by a precomputed pi/180).
 pub fn haversine(a: Pt, b: Pt) -> f64 {
     const RAD: f64 = std::f64::consts::PI / 180.0;

@@ -25,12 +25,17 @@ pub const GRPC_PORT: u16 = 50051;
 /// calls (see `faultline_wire::deadline`).
 pub type SimChannel = Deadline<Channel>;
 
+/// What crossed each (from host, to host) link, as of one moment.
+pub type Snapshot = BTreeMap<(String, String), Flow>;
+
 /// Bytes and writes that crossed each (from host, to host) link. Cheap to clone; clones count
 /// together. Read between simulation steps, by injectors judging whether a fault touched
 /// traffic.
 #[derive(Debug, Clone, Default)]
 pub struct Traffic {
     links: Arc<Mutex<BTreeMap<(String, String), Flow>>>,
+    /// Connections open now, by (local host, peer host), as metered ends see them.
+    open: Arc<Mutex<BTreeMap<(String, String), u64>>>,
 }
 
 /// What crossed one link.
@@ -51,17 +56,20 @@ impl Traffic {
         flow.bytes += bytes as u64;
     }
 
+    /// Connections open now with one end on `host`, as its own or its peers' metered ends count
+    /// them.
+    pub fn open_with(&self, host: &str) -> u64 {
+        let open = self.open.lock().expect("traffic lock is never poisoned");
+        open.iter().filter(|((a, b), _)| a == host || b == host).map(|(_, n)| n).sum()
+    }
+
     /// Everything so far, by link.
-    pub fn snapshot(&self) -> BTreeMap<(String, String), Flow> {
+    pub fn snapshot(&self) -> Snapshot {
         self.links.lock().expect("traffic lock is never poisoned").clone()
     }
 
     /// What crossed links touching `host` (either way) between two snapshots.
-    pub fn between(
-        before: &BTreeMap<(String, String), Flow>,
-        after: &BTreeMap<(String, String), Flow>,
-        host: &str,
-    ) -> Flow {
+    pub fn between(before: &Snapshot, after: &Snapshot, host: &str) -> Flow {
         let mut total = Flow::default();
         for (link, flow) in after.iter().filter(|((a, b), _)| a == host || b == host) {
             let was = before.get(link).copied().unwrap_or_default();
@@ -84,7 +92,19 @@ pub struct Metered {
 impl Metered {
     /// `stream`, from host `from` to host `to`.
     pub fn new(stream: TcpStream, from: &str, to: &str, traffic: &Traffic) -> Self {
+        let mut open = traffic.open.lock().expect("traffic lock is never poisoned");
+        *open.entry((from.to_owned(), to.to_owned())).or_default() += 1;
+        drop(open);
         Self { stream, from: from.to_owned(), to: to.to_owned(), traffic: traffic.clone() }
+    }
+}
+
+impl Drop for Metered {
+    fn drop(&mut self) {
+        let mut open = self.traffic.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&(self.from.clone(), self.to.clone())) {
+            *n = n.saturating_sub(1);
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::fault::{Action, Fault, Injector, Schedule};
-use crate::net::{Flow, Traffic};
+use crate::net::{Snapshot, Traffic};
 use crate::trace::{EventKind, FaultEvent, HostState, Phase, Scope, Trace};
 
 /// The host name network fault events are recorded under.
@@ -27,8 +27,8 @@ pub struct NetworkInjector {
     base_latency: (Duration, Duration),
     traffic: Traffic,
     trace: Trace,
-    /// Traffic at each open fault's start, by fault index.
-    at_start: BTreeMap<usize, BTreeMap<(String, String), Flow>>,
+    /// Traffic at each open fault's start, by fault index, and the connections it cut then.
+    at_start: BTreeMap<usize, (Snapshot, u64)>,
 }
 
 impl NetworkInjector {
@@ -113,7 +113,9 @@ impl NetworkInjector {
                 _ => {}
             }
         }
+        let mut cut = 0;
         if *fault == Fault::CrashBounce {
+            cut = self.traffic.open_with(&self.server);
             sim.crash(self.server.as_str());
             self.trace.record(&self.server, EventKind::Host { state: HostState::Crash });
         }
@@ -128,7 +130,7 @@ impl NetworkInjector {
             Fault::Loss { rate } => format!("client links lose messages, p={rate}"),
             _ => String::new(),
         };
-        self.at_start.insert(action.index, self.traffic.snapshot());
+        self.at_start.insert(action.index, (self.traffic.snapshot(), cut));
         self.record(action, Phase::Start, 0, detail);
     }
 
@@ -154,7 +156,7 @@ impl NetworkInjector {
             }
         }
         let touched_host = if *fault == Fault::CrashBounce { &self.server } else { &self.target };
-        let before = self.at_start.remove(&action.index).unwrap_or_default();
+        let (before, cut) = self.at_start.remove(&action.index).unwrap_or_default();
         let flow = Traffic::between(&before, &self.traffic.snapshot(), touched_host);
         if *fault == Fault::CrashBounce {
             sim.bounce(self.server.as_str());
@@ -164,9 +166,10 @@ impl NetworkInjector {
             Fault::Latency { .. } => {
                 (flow.writes, format!("{} writes ({} bytes) slowed", flow.writes, flow.bytes))
             }
-            Fault::CrashBounce => {
-                (flow.writes, format!("{} writes to or from the crashed host", flow.writes))
-            }
+            Fault::CrashBounce => (
+                cut + flow.writes,
+                format!("{cut} connection ends cut, {} writes to or from the crashed host", flow.writes),
+            ),
             _ => {
                 (flow.writes, format!("{} writes ({} bytes) on cut or lossy links", flow.writes, flow.bytes))
             }

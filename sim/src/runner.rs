@@ -79,6 +79,18 @@ impl RunReport {
         }
     }
 
+    /// A `determinism` violation: the same seed gave another trace.
+    pub fn nondeterministic(&self) -> bool {
+        self.violations.iter().any(|v| v.property == Property::Determinism)
+    }
+
+    /// The report without its trace and records (what a sweep keeps of a run).
+    pub fn without_trace(mut self) -> Self {
+        self.events = Vec::new();
+        self.records = Vec::new();
+        self
+    }
+
     /// The faults that touched traffic, as `name×times`.
     pub fn fired(&self) -> impl Iterator<Item = (&str, &FaultTally)> {
         self.faults.iter().filter(|(_, t)| t.acted > 0).map(|(n, t)| (n.as_str(), t))

@@ -26,16 +26,16 @@ const LIST_FEATURES: &str = "/routeguide.RouteGuide/ListFeatures";
 const RECORD_ROUTE: &str = "/routeguide.RouteGuide/RecordRoute";
 const ROUTE_CHAT: &str = "/routeguide.RouteGuide/RouteChat";
 
-// gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html).
-const OK: i32 = 0;
-const RESOURCE_EXHAUSTED: i32 = 8;
-const UNIMPLEMENTED: i32 = 12;
-const INTERNAL: i32 = 13;
+// gRPC status codes as `grpc-status` carries them.
+const OK: i32 = tonic::Code::Ok as i32;
+const RESOURCE_EXHAUSTED: i32 = tonic::Code::ResourceExhausted as i32;
+const UNIMPLEMENTED: i32 = tonic::Code::Unimplemented as i32;
+const INTERNAL: i32 = tonic::Code::Internal as i32;
 
 // HTTP/2 error codes (RFC 9113 §7).
-const PROTOCOL_ERROR: u32 = 0x1;
-const FRAME_SIZE_ERROR: u32 = 0x6;
-const ENHANCE_YOUR_CALM: u32 = 0xb;
+const PROTOCOL_ERROR: h2::Reason = h2::Reason::PROTOCOL_ERROR;
+const FRAME_SIZE_ERROR: h2::Reason = h2::Reason::FRAME_SIZE_ERROR;
+const ENHANCE_YOUR_CALM: h2::Reason = h2::Reason::ENHANCE_YOUR_CALM;
 
 fn point(latitude: i32, longitude: i32) -> Point {
     Point { latitude, longitude }
@@ -272,7 +272,7 @@ async fn malformed_http2_frames_close_only_their_connection() {
     // (case, bytes after the preface and SETTINGS, GOAWAY code). The codes are what the `h2`
     // crate sends: where RFC 9113 asks for FRAME_SIZE_ERROR (§6.5, §6.7) or COMPRESSION_ERROR
     // (§4.3) it says PROTOCOL_ERROR, which closes the connection all the same.
-    let cases: Vec<(&str, Vec<u8>, u32)> = vec![
+    let cases: Vec<(&str, Vec<u8>, h2::Reason)> = vec![
         (
             "frame longer than SETTINGS_MAX_FRAME_SIZE",
             frame_raw(1 << 20, kind::DATA, 0, 1, &[]),
@@ -302,7 +302,7 @@ async fn malformed_http2_frames_close_only_their_connection() {
         let mut tcp = raw_h2(&server.addr).await;
         // The server may hang up before it has read everything: the GOAWAY is sent anyway.
         let _ = tcp.write_all(&bytes).await;
-        assert_eq!(goaway_code(&mut tcp).await, Some(code), "{case}");
+        assert_eq!(goaway_code(&mut tcp).await.map(h2::Reason::from), Some(code), "{case}");
         closed(&mut tcp).await;
         assert_served(&mut bystander, case).await;
     }

@@ -47,8 +47,38 @@ fn a_failing_scenario_exits_1_and_prints_the_seed_and_replay_command() {
     let text = stdout(&out);
     assert!(text.contains("FAILED echo SEED=3"), "{text}");
     assert!(text.contains("[chat]"), "{text}");
-    assert!(text.contains("replay: cargo run --release -- replay"), "{text}");
+    // The replay command names the file the scenario came from, and it works.
+    let replay = format!("replay: cargo run --release -- replay {} --seed 3", file.display());
+    assert!(text.contains(&replay), "{text}");
+    let again = run(faultline().arg("replay").arg(&file).args(["--seed", "3"]));
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_handler_panic_is_a_finding_with_its_seed_not_a_crash() {
+    let dir = std::env::temp_dir().join(format!("faultline-panic-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("panics.toml");
+    std::fs::write(&file, "name = \"panics\"\nmutant = \"aspect-ratio-panic\"\n").unwrap();
+    let out = run(faultline().args(["run", "--seeds", "2", "--file"]).arg(&file));
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{text}\n{err}");
+    assert!(text.contains("FAILED panics SEED=0"), "{text}");
+    assert!(text.contains("[panic] panicked at services/src/route_guide.rs"), "{text}");
+    assert!(text.contains("attempt to divide by zero"), "{text}");
+    assert!(text.contains("replay: cargo run --release -- replay"), "{text}");
+    // The sweep went on: both seeds have a verdict, and no backtrace reached stderr.
+    assert!(text.contains("FAIL 2/2"), "{text}");
+    assert!(!err.contains("panicked"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn check_determinism_reports_every_seed_deterministic() {
+    let out = run(faultline().args(["run", "chaos", "crash-bounce", "--seeds", "2", "--check-determinism"]));
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(!stdout(&out).contains("NONDETERMINISTIC"));
 }
 
 #[test]

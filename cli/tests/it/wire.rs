@@ -4,7 +4,10 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use faultline_wire::grpc::{Deframer, Message};
 use faultline_wire::tap::{FrameTap, TapLog};
 use h2::client::{ResponseFuture, SendRequest};
 use h2::{RecvStream, SendStream};
@@ -69,7 +72,9 @@ pub struct Call {
     http_status: u16,
     headers: HeaderMap,
     body: Option<RecvStream>,
-    buf: BytesMut,
+    deframer: Deframer,
+    /// Messages cut out and not handed over yet.
+    ready: VecDeque<Message>,
 }
 
 /// Starts a POST to `path` with gRPC's headers and `headers` added.
@@ -99,7 +104,8 @@ pub async fn start_request(client: &mut SendRequest<Bytes>, request: http::Reque
         http_status: 0,
         headers: HeaderMap::new(),
         body: None,
-        buf: BytesMut::new(),
+        deframer: Deframer::default(),
+        ready: VecDeque::new(),
     }
 }
 
@@ -155,19 +161,15 @@ impl Call {
     pub async fn next_message(&mut self) -> Result<Option<Bytes>, h2::Error> {
         self.headers().await?;
         loop {
-            if self.buf.len() >= 5 {
-                let len = u32::from_be_bytes(self.buf[1..5].try_into().unwrap()) as usize;
-                if self.buf.len() >= 5 + len {
-                    self.buf.advance(5);
-                    return Ok(Some(self.buf.split_to(len).freeze()));
-                }
+            if let Some(message) = self.ready.pop_front() {
+                return Ok(Some(message.bytes));
             }
             let body = self.body.as_mut().expect("headers read");
             match within("response data", body.data()).await {
                 Some(data) => {
                     let data = data?;
                     let _ = body.flow_control().release_capacity(data.len());
-                    self.buf.extend_from_slice(&data);
+                    self.ready.extend(self.deframer.push(&data));
                 }
                 None => return Ok(None),
             }

@@ -1,5 +1,5 @@
 //! Integration tests of the reference semantics. Expected values are computed
-//! here, independently of the service code, from DESIGN.md's rules.
+//! here, independently of the service code, from SEMANTICS.md's rules.
 
 mod db;
 mod e2e;

@@ -1,5 +1,5 @@
 //! Independent reference values: the JSON database read directly and the
-//! haversine formula written out again from DESIGN.md.
+//! haversine formula written out again from SEMANTICS.md.
 
 use faultline_proto::routeguide::Point;
 
@@ -25,7 +25,7 @@ pub fn db_entries() -> Vec<(String, i32, i32)> {
         .collect()
 }
 
-/// DESIGN.md's haversine: degrees = E7 / 1e7, R = 6371000 m.
+/// SEMANTICS.md's haversine: degrees = E7 / 1e7, R = 6371000 m.
 pub fn haversine(a: (i32, i32), b: (i32, i32)) -> f64 {
     // CPython's math.radians multiplies by a precomputed pi/180 (degToRad);
     // `deg * PI / 180.0` differs in the last bit for some inputs.

@@ -139,6 +139,16 @@ pub(super) async fn serve(shared: Arc<Shared>, id: u64, client: TcpStream, clien
             drop(conn);
             wait_for(server_writer).await;
             wait_for(client_writer).await;
+            // A lingering close: both write halves are shut (FIN sent); what the peers still
+            // send (a PING's answer, a WINDOW_UPDATE) is read and dropped until they close too.
+            // Closing with those bytes unread would reset the connection, and a reset can beat
+            // the last response bytes to the client.
+            let drain = async {
+                let mut sink = vec![0u8; READ_CHUNK];
+                while matches!(client_read.read(&mut sink).await, Ok(1..)) {}
+                while matches!(server_read.read(&mut sink).await, Ok(1..)) {}
+            };
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, drain).await;
         }
         Closing::Reset => {
             server_writer.abort();
@@ -548,7 +558,8 @@ impl Conn {
             && let Some(slot) = Slot::now(self.shared.plan.connection_reset.as_ref())
             && self.s2c.bytes_out + len >= slot.value
         {
-            let limit = slot.value;
+            // A connection already past the limit when the fault's window opens is cut at once.
+            let limit = slot.value.max(self.s2c.bytes_out);
             let cut = usize::try_from(limit - self.s2c.bytes_out).unwrap_or(frame.0.len()).min(frame.0.len());
             if cut > 0 {
                 self.send(dir, frame.0.slice(..cut));

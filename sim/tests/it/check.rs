@@ -1,10 +1,29 @@
-//! The checkers catch what they claim to: hand-made records, right and wrong.
+//! The checkers catch what they claim to: hand-made records and events, right and wrong.
+
+use std::time::Duration;
 
 use faultline_sim::check::{Property, check};
+use faultline_sim::fault::{Fault, NetParams};
 use faultline_sim::model::Model;
 use faultline_sim::scenario::Scenario;
+use faultline_sim::trace::{Event, EventKind, FaultEvent, Phase, Scope};
 use faultline_sim::workload::{CallInput, CallRecord, Reply};
 use tonic::Code;
+
+const S: u64 = 1_000_000;
+
+fn net() -> NetParams {
+    NetParams {
+        keepalive_interval: Duration::from_millis(500),
+        keepalive_timeout: Duration::from_millis(500),
+        connect_timeout: Duration::from_secs(1),
+        max_latency: Duration::from_millis(5),
+        tick: Duration::from_millis(1),
+    }
+}
+
+/// The grace `net()` gives: 1 s of keepalive, a 10 ms round trip, a 1 ms tick.
+const GRACE: u64 = 1_011_000;
 
 fn record(input: CallInput, replies: Vec<Reply>, code: Code) -> CallRecord {
     CallRecord {
@@ -18,13 +37,31 @@ fn record(input: CallInput, replies: Vec<Reply>, code: Code) -> CallRecord {
         start_us: 0,
         end_us: 10_000,
         deadline_us: 2_000_000,
+        half_close_us: None,
         cancelled_by_client: false,
         probe: false,
     }
 }
 
-fn properties(scenario: &Scenario, r: CallRecord) -> Vec<Property> {
-    check(scenario, &Model::reference(), &[r], &[]).into_iter().map(|v| v.property).collect()
+fn failed_at(id: u64, start_us: u64, code: Code) -> CallRecord {
+    let mut r = record(CallInput::SayHello { name: "x".into() }, vec![], code);
+    r.id = id;
+    r.start_us = start_us;
+    r.end_us = start_us + 5_000;
+    r
+}
+
+fn properties(scenario: &Scenario, records: &[CallRecord], events: &[Event]) -> Vec<Property> {
+    check(scenario, &Model::reference(), records, events, &net(), 100 * S)
+        .into_iter()
+        .map(|v| v.property)
+        .collect()
+}
+
+fn fault_event(at_us: u64, scenario: &Scenario, index: usize, phase: Phase, scope: Scope) -> Event {
+    let fault = scenario.faults[index].fault.name();
+    let kind = EventKind::Fault(FaultEvent { fault, index, phase, touched: 1, scope, detail: String::new() });
+    Event { at_us, host: "sim".into(), kind }
 }
 
 fn feature(name: &str, p: (i32, i32)) -> Reply {
@@ -32,7 +69,7 @@ fn feature(name: &str, p: (i32, i32)) -> Reply {
 }
 
 #[test]
-fn check_table() {
+fn payloads_are_checked_against_the_model() {
     let smoke = Scenario::new("smoke");
     let known = (409146138, -746188906);
     let known_name = "Berkshire Valley Management Area Trail, Jefferson, NJ, USA";
@@ -62,11 +99,6 @@ fn check_table() {
             vec![],
         ),
         ("edge feature missing", record(degenerate.clone(), vec![], Code::Ok), vec![Property::StreamOrder]),
-        (
-            "prefix then unavailable, no fault allows it",
-            record(degenerate.clone(), vec![], Code::Unavailable),
-            vec![Property::Status],
-        ),
         ("one truncation at the end", record(route.clone(), vec![summary(222389)], Code::Ok), vec![]),
         (
             "per-segment truncation",
@@ -87,21 +119,131 @@ fn check_table() {
         ),
     ];
     for (what, r, want) in cases {
-        assert_eq!(properties(&smoke, r), want, "{what}");
+        assert_eq!(properties(&smoke, &[r], &[]), want, "{what}");
     }
 }
 
 #[test]
-fn deadlines_and_liveness() {
+fn a_failure_in_a_clean_run_is_a_violation_that_says_so() {
+    let smoke = Scenario::new("smoke");
+    let r = failed_at(1, 0, Code::Unavailable);
+    let violations = check(&smoke, &Model::reference(), &[r], &[], &net(), 100 * S);
+    assert_eq!(violations.len(), 1);
+    assert_eq!(violations[0].property, Property::Status);
+    assert!(violations[0].detail.contains("Unavailable"), "{}", violations[0]);
+    assert!(violations[0].detail.contains("no fault acted in this run"), "{}", violations[0]);
+}
+
+/// A failure is explained only by a fault on the call's path, active (with the grace) during
+/// its life, that can cause its code.
+#[test]
+fn failures_are_attributed_by_time_place_and_code() {
+    let scenario = Scenario::new("t")
+        .fault(Duration::from_secs(1), Duration::from_secs(1), Fault::Partition { oneway: false })
+        .fault(Duration::from_secs(10), Duration::from_millis(300), Fault::Hold)
+        .fault(
+            Duration::from_secs(20),
+            Duration::from_secs(5),
+            Fault::RstStream { after_messages: 1, every: 1 },
+        )
+        .fault(Duration::from_secs(30), Duration::from_secs(5), Fault::TrailersOnly { code: 14, every: 1 });
+    let events = vec![
+        fault_event(S, &scenario, 0, Phase::Start, Scope::ClientLinks),
+        fault_event(2 * S, &scenario, 0, Phase::Heal, Scope::ClientLinks),
+        fault_event(10 * S, &scenario, 1, Phase::Start, Scope::ClientLinks),
+        fault_event(10 * S + 300_000, &scenario, 1, Phase::Heal, Scope::ClientLinks),
+        fault_event(21 * S, &scenario, 2, Phase::Acted, Scope::Call { call: 7 }),
+        fault_event(31 * S, &scenario, 3, Phase::Acted, Scope::Call { call: 9 }),
+    ];
+    let cases: Vec<(&str, CallRecord, Vec<Property>)> = vec![
+        ("during the partition", failed_at(1, S + S / 2, Code::Unavailable), vec![]),
+        ("in its grace", failed_at(1, 2 * S + GRACE - 10_000, Code::Internal), vec![]),
+        ("after its grace", failed_at(1, 2 * S + GRACE + 10_000, Code::Unavailable), vec![Property::Status]),
+        ("before it", failed_at(1, S - 10_000, Code::Unavailable), vec![Property::Status]),
+        ("a short hold may only delay", failed_at(1, 10 * S, Code::Internal), vec![Property::Status]),
+        ("a short hold may cause a deadline", failed_at(1, 10 * S, Code::DeadlineExceeded), vec![]),
+        ("the reset call", failed_at(7, 21 * S - 2_000, Code::Cancelled), vec![]),
+        (
+            "a neighbour of the reset call",
+            failed_at(8, 21 * S - 2_000, Code::Cancelled),
+            vec![Property::Status],
+        ),
+        ("the Trailers-Only call, its code", failed_at(9, 31 * S - 1_000, Code::Unavailable), vec![]),
+        (
+            "the Trailers-Only call, another code",
+            failed_at(9, 31 * S - 1_000, Code::Internal),
+            vec![Property::Status],
+        ),
+    ];
+    for (what, r, want) in cases {
+        assert_eq!(properties(&scenario, &[r], &events), want, "{what}");
+    }
+    // A violation names the nearest fault window.
+    let late = failed_at(1, 3 * S + S / 2, Code::Unavailable);
+    let v = check(&scenario, &Model::reference(), &[late], &events, &net(), 100 * S);
+    assert!(v[0].detail.contains("nearest fault: partition on client links 1.000s..2.000s"), "{}", v[0]);
+}
+
+#[test]
+fn a_call_its_own_client_cancelled_is_always_explained() {
+    let mut r = failed_at(1, 0, Code::Cancelled);
+    r.cancelled_by_client = true;
+    assert_eq!(properties(&Scenario::new("smoke"), &[r], &[]), vec![]);
+}
+
+#[test]
+fn deadlines_are_enforced_by_the_stack_and_every_call_ends() {
     let smoke = Scenario::new("smoke");
     let mut late = record(CallInput::SayHello { name: "x".into() }, vec![], Code::DeadlineExceeded);
     late.end_us = late.deadline_us;
-    assert_eq!(properties(&smoke, late.clone()), vec![], "a client deadline is always allowed");
+    // The deadline itself is not explained by any fault in a clean run: it is a failure too.
+    assert_eq!(properties(&smoke, &[late.clone()], &[]), vec![Property::Status]);
+    late.end_us = late.deadline_us + 6_000 + 1;
+    assert_eq!(properties(&smoke, &[late.clone()], &[]), vec![Property::Status, Property::Deadline]);
     late.code = Code::Unavailable;
-    assert_eq!(properties(&smoke, late.clone()), vec![Property::Status, Property::Status]);
-    late.code = Code::DeadlineExceeded;
-    late.end_us = late.deadline_us + 5_000;
-    assert_eq!(properties(&smoke, late), vec![Property::Liveness]);
-    let v = check(&smoke, &Model::reference(), &[], &["client-0: no recovery".into()]);
-    assert_eq!(v[0].property, Property::Liveness);
+    late.end_us = late.deadline_us + 2_000;
+    assert_eq!(properties(&smoke, &[late], &[]), vec![Property::Status, Property::Deadline]);
+    let start = Event {
+        at_us: 5,
+        host: "client-0".into(),
+        kind: EventKind::CallStart { call: 3, method: "RouteChat".into(), deadline_us: 2 * S },
+    };
+    assert_eq!(properties(&smoke, &[], &[start]), vec![Property::Deadline]);
+}
+
+fn handler(call: u64, at_us: u64, running: bool) -> Event {
+    Event { at_us, host: "server".into(), kind: EventKind::Handler { call, running } }
+}
+
+#[test]
+fn a_handler_that_outlives_its_call_is_a_leak() {
+    let smoke = Scenario::new("smoke");
+    let ok =
+        || record(CallInput::SayHello { name: "x".into() }, vec![Reply::Hello("Hello, x!".into())], Code::Ok);
+    let ended_in_time = [handler(1, 1_000, true), handler(1, 10_000 + GRACE, false)];
+    assert_eq!(properties(&smoke, &[ok()], &ended_in_time), vec![]);
+    let lingered = [handler(1, 1_000, true), handler(1, 10_000 + GRACE + 1, false)];
+    assert_eq!(properties(&smoke, &[ok()], &lingered), vec![Property::HandlerLeak]);
+    let never = [handler(1, 1_000, true)];
+    assert_eq!(properties(&smoke, &[ok()], &never), vec![Property::HandlerLeak]);
+}
+
+#[test]
+fn elapsed_time_is_the_whole_seconds_the_handler_ran() {
+    let smoke = Scenario::new("smoke");
+    let route = CallInput::RecordRoute { points: vec![(0, 0)] };
+    let with = |elapsed_time| {
+        let summary = Reply::Summary { point_count: 1, feature_count: 0, distance: 0, elapsed_time };
+        let mut r = record(route.clone(), vec![summary], Code::Ok);
+        r.end_us = 3 * S;
+        r.deadline_us = 10 * S;
+        r
+    };
+    let ran = |us: u64| [handler(1, 10_000, true), handler(1, 10_000 + us, false)];
+    assert_eq!(properties(&smoke, &[with(2)], &ran(2_700_000)), vec![]);
+    assert_eq!(properties(&smoke, &[with(3)], &ran(2_700_000)), vec![Property::Summary], "rounded up");
+    assert_eq!(properties(&smoke, &[with(1)], &ran(2_700_000)), vec![Property::Summary], "a second short");
+    // On a second's edge, either side of it (two ticks of slack).
+    assert_eq!(properties(&smoke, &[with(1)], &ran(2_000_500)), vec![]);
+    assert_eq!(properties(&smoke, &[with(2)], &ran(2_000_500)), vec![]);
 }

@@ -3,53 +3,66 @@
 //! that talks to the server through the proxy.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use faultline_proto::helloworld::HelloRequest;
 use faultline_proto::helloworld::greeter_client::GreeterClient;
 use faultline_proto::routeguide::route_guide_client::RouteGuideClient;
 use faultline_proto::routeguide::{Feature, Point, RouteNote};
+use faultline_services::FeatureDb;
 use faultline_services::route_guide::list_features as reference_list;
 use faultline_services::tutorial::{self, KNOWN_POINT, TUTORIAL_RECTANGLE};
-use faultline_services::{FeatureDb, Greeter, ManualClock, RouteGuide};
-use faultline_sim::net::{self, ClientNet};
-use faultline_sim::proxy::{PROTOCOL_ERROR_EVENT, Proxy, ProxyFault};
-use faultline_sim::trace::{Event, EventKind, Trace, first_difference};
+use faultline_sim::fault::{Fault, TimedFault};
+use faultline_sim::net::{self, SimChannel, Traffic};
+use faultline_sim::proxy::Proxy;
+use faultline_sim::server::{self, ServerHost};
+use faultline_sim::trace::{Event, EventKind, Phase, Trace, first_difference};
+use faultline_sim::{Scenario, World};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
-use tonic::transport::Channel;
 use tonic::{Code, Response, Status, Streaming};
 
 /// Upper bound for any one call, in simulated time.
 const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The world of these tests: the catalogue's network, 300 s to run.
+fn world(seed: u64) -> World {
+    let mut scenario = Scenario::new("proxy-test");
+    scenario.limit_ms = 300_000;
+    World::new(&scenario, seed)
+}
+
 fn build_sim<'a>(seed: u64) -> turmoil::Sim<'a> {
-    turmoil::Builder::new()
-        .rng_seed(seed)
-        .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
-        .simulation_duration(Duration::from_secs(300))
-        .build()
+    world(seed).sim()
 }
 
-fn add_server(sim: &mut turmoil::Sim<'_>) {
-    sim.host("server", || async {
-        let listener = net::bind_grpc().await?;
-        let guide = RouteGuide::new(Arc::new(FeatureDb::reference()), Arc::new(ManualClock::default()));
-        tonic::transport::Server::builder()
-            .add_service(Greeter.into_service())
-            .add_service(guide.into_service())
-            .serve_with_incoming(net::incoming(listener))
-            .await?;
-        Ok(())
-    });
+/// The one server, as the simulator runs it.
+fn add_server(sim: &mut turmoil::Sim<'_>, seed: u64, trace: &Trace) {
+    let host = ServerHost {
+        db: Arc::new(FeatureDb::reference()),
+        mutant: None,
+        faults: Vec::new(),
+        trace: trace.clone(),
+        traffic: Traffic::default(),
+        world: world(seed),
+    };
+    sim.host(server::HOST, move || server::serve(host.clone()));
 }
 
-fn add_proxy(sim: &mut turmoil::Sim<'_>, faults: Vec<ProxyFault>, seed: u64, trace: &Trace) {
-    let trace = trace.clone();
+/// The proxy, with every fault on for the whole run.
+fn add_proxy(sim: &mut turmoil::Sim<'_>, faults: Vec<Fault>, seed: u64, trace: &Trace) {
+    let faults = faults.into_iter().map(|fault| TimedFault { at_ms: 0, for_ms: 300_000, fault }).enumerate();
+    let proxy = Proxy {
+        upstream: format!("server:{}", net::GRPC_PORT),
+        faults: faults.collect(),
+        world: world(seed),
+        trace: trace.clone(),
+        traffic: Traffic::default(),
+    };
     sim.host("proxy", move || {
-        let proxy = Proxy::new(format!("server:{}", net::GRPC_PORT), faults.clone(), seed, trace.clone());
+        let proxy = proxy.clone();
         async move {
             proxy.run().await?;
             Ok(())
@@ -58,15 +71,15 @@ fn add_proxy(sim: &mut turmoil::Sim<'_>, faults: Vec<ProxyFault>, seed: u64, tra
 }
 
 /// A sim with server and proxy; the caller adds clients.
-fn sim_with_proxy<'a>(seed: u64, faults: Vec<ProxyFault>, trace: &Trace) -> turmoil::Sim<'a> {
+fn sim_with_proxy<'a>(seed: u64, faults: Vec<Fault>, trace: &Trace) -> turmoil::Sim<'a> {
     let mut sim = build_sim(seed);
-    add_server(&mut sim);
+    add_server(&mut sim, seed, trace);
     add_proxy(&mut sim, faults, seed, trace);
     sim
 }
 
-fn channel(trace: &Trace) -> Channel {
-    net::channel("client", "proxy:50051", ClientNet::default(), trace.clone())
+fn channel(trace: &Trace) -> SimChannel {
+    net::channel("client", "proxy:50051", &world(0).net, trace, &Traffic::default())
 }
 
 fn expected_features() -> Vec<Feature> {
@@ -105,26 +118,26 @@ async fn collect<T>(response: Result<Response<Streaming<T>>, Status>) -> Streame
     }
 }
 
-async fn list_features(channel: &Channel) -> Streamed<Feature> {
+async fn list_features(channel: &SimChannel) -> Streamed<Feature> {
     let mut client = RouteGuideClient::new(channel.clone());
     let call = async { collect(client.list_features(TUTORIAL_RECTANGLE).await).await };
     timeout(CALL_TIMEOUT, call).await.expect("ListFeatures hung")
 }
 
-async fn route_chat(channel: &Channel) -> Streamed<RouteNote> {
+async fn route_chat(channel: &SimChannel) -> Streamed<RouteNote> {
     let mut client = RouteGuideClient::new(channel.clone());
     let notes = futures::stream::iter(tutorial::chat_notes());
     let call = async { collect(client.route_chat(notes).await).await };
     timeout(CALL_TIMEOUT, call).await.expect("RouteChat hung")
 }
 
-async fn get_feature(channel: &Channel, at: Point) -> Result<Feature, Status> {
+async fn get_feature(channel: &SimChannel, at: Point) -> Result<Feature, Status> {
     let mut client = RouteGuideClient::new(channel.clone());
     let call = client.get_feature(at);
     timeout(CALL_TIMEOUT, call).await.expect("GetFeature hung").map(Response::into_inner)
 }
 
-async fn say_hello(channel: &Channel, name: &str) -> Result<String, Status> {
+async fn say_hello(channel: &SimChannel, name: &str) -> Result<String, Status> {
     let mut client = GreeterClient::new(channel.clone());
     let call = client.say_hello(HelloRequest { name: name.to_owned() });
     timeout(CALL_TIMEOUT, call).await.expect("SayHello hung").map(|r| r.into_inner().message)
@@ -145,13 +158,25 @@ fn assert_known_feature(feature: &Feature) {
     assert!(!feature.name.is_empty());
 }
 
-/// (fault, detail) of every fault event, in order.
+/// (fault, detail) of every time a fault acted, in order.
 fn faults(trace: &Trace) -> Vec<(String, String)> {
     trace
         .events()
         .into_iter()
         .filter_map(|event| match event.kind {
-            EventKind::Fault { fault, detail } => Some((fault, detail)),
+            EventKind::Fault(f) if f.phase == Phase::Acted => Some((f.fault.to_owned(), f.detail)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What every protocol error the proxy met says.
+fn protocol_errors(trace: &Trace) -> Vec<String> {
+    trace
+        .events()
+        .into_iter()
+        .filter_map(|event| match event.kind {
+            EventKind::ProtocolError { detail } => Some(detail),
             _ => None,
         })
         .collect()
@@ -195,7 +220,7 @@ fn without_faults_the_proxy_is_transparent() {
 #[test]
 fn rst_stream_cuts_a_stream_after_the_nth_message_and_the_connection_survives() {
     let trace = Trace::default();
-    let mut sim = sim_with_proxy(2, vec![ProxyFault::RstStream { after_messages: 3, every: 1 }], &trace);
+    let mut sim = sim_with_proxy(2, vec![Fault::RstStream { after_messages: 3, every: 1 }], &trace);
     let client_trace = trace.clone();
     sim.client("client", async move {
         let channel = channel(&client_trace);
@@ -220,13 +245,13 @@ fn rst_stream_cuts_a_stream_after_the_nth_message_and_the_connection_survives() 
     assert_eq!(resets.len(), 3, "{resets:?}");
     assert!(resets.iter().all(|detail| detail.ends_with("after 3 messages")), "{resets:?}");
     assert_eq!(connects(&trace, "client"), 1, "the reset never broke the connection");
-    assert_eq!(fired(&trace, PROTOCOL_ERROR_EVENT), Vec::<String>::new());
+    assert_eq!(protocol_errors(&trace), Vec::<String>::new());
 }
 
 #[test]
 fn rst_stream_every_second_stream_from_the_start() {
     let trace = Trace::default();
-    let mut sim = sim_with_proxy(3, vec![ProxyFault::RstStream { after_messages: 0, every: 2 }], &trace);
+    let mut sim = sim_with_proxy(3, vec![Fault::RstStream { after_messages: 0, every: 2 }], &trace);
     let client_trace = trace.clone();
     sim.client("client", async move {
         let channel = channel(&client_trace);
@@ -251,7 +276,7 @@ fn rst_stream_every_second_stream_from_the_start() {
 #[test]
 fn goaway_makes_the_client_reconnect() {
     let trace = Trace::default();
-    let mut sim = sim_with_proxy(4, vec![ProxyFault::GoAway { after_frames: 4 }], &trace);
+    let mut sim = sim_with_proxy(4, vec![Fault::GoAway { after_frames: 4 }], &trace);
     let client_trace = trace.clone();
     sim.client("client", async move {
         let channel = channel(&client_trace);
@@ -276,7 +301,7 @@ fn goaway_makes_the_client_reconnect() {
 #[test]
 fn connection_reset_fails_the_call_in_flight_and_later_calls_reconnect() {
     let trace = Trace::default();
-    let mut sim = sim_with_proxy(5, vec![ProxyFault::ConnectionReset { after_bytes: 3_000 }], &trace);
+    let mut sim = sim_with_proxy(5, vec![Fault::ConnectionReset { after_bytes: 3_000 }], &trace);
     let client_trace = trace.clone();
     sim.client("client", async move {
         let channel = channel(&client_trace);
@@ -299,7 +324,7 @@ fn connection_reset_fails_the_call_in_flight_and_later_calls_reconnect() {
 
 /// Eight concurrent calls over one channel: 3 ListFeatures, 3 RouteChat,
 /// 2 GetFeature; each must deliver exactly the right answer.
-async fn eight_concurrent_calls(channel: &Channel) {
+async fn eight_concurrent_calls(channel: &SimChannel) {
     enum Outcome {
         Listed(Streamed<Feature>),
         Chat(Streamed<RouteNote>),
@@ -336,7 +361,7 @@ async fn eight_concurrent_calls(channel: &Channel) {
     }
 }
 
-fn run_concurrent(seed: u64, faults: Vec<ProxyFault>) -> Trace {
+fn run_concurrent(seed: u64, faults: Vec<Fault>) -> Trace {
     let trace = Trace::default();
     let mut sim = sim_with_proxy(seed, faults, &trace);
     let client_trace = trace.clone();
@@ -351,16 +376,16 @@ fn run_concurrent(seed: u64, faults: Vec<ProxyFault>) -> Trace {
 
 #[test]
 fn frame_reorder_across_streams_keeps_every_answer_exact() {
-    let trace = run_concurrent(6, vec![ProxyFault::FrameReorder { window: 4, max_delay_ms: 5 }]);
+    let trace = run_concurrent(6, vec![Fault::FrameReorder { window: 4, max_delay_ms: 5 }]);
     let reorders = fired(&trace, "frame-reorder");
     assert!(!reorders.is_empty(), "frames were actually reordered across streams");
     assert_eq!(connects(&trace, "client"), 1, "all eight calls shared one connection");
-    assert_eq!(fired(&trace, PROTOCOL_ERROR_EVENT), Vec::<String>::new());
+    assert_eq!(protocol_errors(&trace), Vec::<String>::new());
 }
 
 #[test]
 fn frame_delay_keeps_every_answer_exact() {
-    let trace = run_concurrent(7, vec![ProxyFault::FrameDelay { max_delay_ms: 20 }]);
+    let trace = run_concurrent(7, vec![Fault::FrameDelay { max_delay_ms: 20 }]);
     assert!(!fired(&trace, "frame-delay").is_empty());
     assert_eq!(connects(&trace, "client"), 1);
 }
@@ -369,10 +394,7 @@ fn frame_delay_keeps_every_answer_exact() {
 fn frame_reorder_and_delay_together_keep_every_answer_exact() {
     let trace = run_concurrent(
         8,
-        vec![
-            ProxyFault::FrameReorder { window: 3, max_delay_ms: 4 },
-            ProxyFault::FrameDelay { max_delay_ms: 3 },
-        ],
+        vec![Fault::FrameReorder { window: 3, max_delay_ms: 4 }, Fault::FrameDelay { max_delay_ms: 3 }],
     );
     assert!(!fired(&trace, "frame-reorder").is_empty());
     assert!(!fired(&trace, "frame-delay").is_empty());
@@ -383,9 +405,9 @@ fn frame_reorder_and_delay_together_keep_every_answer_exact() {
 /// each call recorded in the trace.
 fn recorded_run(seed: u64) -> Vec<Event> {
     let faults = vec![
-        ProxyFault::RstStream { after_messages: 2, every: 2 },
-        ProxyFault::FrameReorder { window: 4, max_delay_ms: 5 },
-        ProxyFault::FrameDelay { max_delay_ms: 10 },
+        Fault::RstStream { after_messages: 2, every: 2 },
+        Fault::FrameReorder { window: 4, max_delay_ms: 5 },
+        Fault::FrameDelay { max_delay_ms: 10 },
     ];
     let trace = Trace::default();
     let mut sim = sim_with_proxy(seed, faults, &trace);
@@ -396,7 +418,8 @@ fn recorded_run(seed: u64) -> Vec<Event> {
             let (channel, trace) = (channel.clone(), client_trace.clone());
             async move {
                 let method = if call % 2 == 0 { "ListFeatures" } else { "RouteChat" };
-                trace.record("client", EventKind::CallStart { call, method: method.to_owned() });
+                let start = EventKind::CallStart { call, method: method.to_owned(), deadline_us: 0 };
+                trace.record("client", start);
                 let (messages, code) = if call % 2 == 0 {
                     let listed = list_features(&channel).await;
                     (listed.items.iter().map(|f| f.name.clone()).collect::<Vec<_>>(), listed.code())
@@ -408,10 +431,7 @@ fn recorded_run(seed: u64) -> Vec<Event> {
                     let seq = u32::try_from(seq).unwrap_or(u32::MAX);
                     trace.record("client", EventKind::Received { call, seq, message });
                 }
-                trace.record(
-                    "client",
-                    EventKind::CallEnd { call, code: format!("{code:?}"), message: String::new() },
-                );
+                trace.record("client", EventKind::CallEnd { call, code, message: String::new() });
             }
         });
         futures::future::join_all(calls).await;
@@ -426,17 +446,15 @@ fn the_same_seed_gives_the_same_trace() {
     let first = recorded_run(42);
     let second = recorded_run(42);
     assert_eq!(first_difference(&first, &second), None);
-    assert!(first.iter().any(|e| matches!(&e.kind, EventKind::Fault { fault, .. } if fault == "rst-stream")));
-    assert!(
-        first.iter().any(|e| matches!(&e.kind, EventKind::Fault { fault, .. } if fault == "frame-reorder"))
-    );
-    assert!(first.iter().any(|e| matches!(&e.kind, EventKind::CallEnd { code, .. } if code == "Ok")));
+    assert!(first.iter().any(|e| matches!(&e.kind, EventKind::Fault(f) if f.fault == "rst-stream")));
+    assert!(first.iter().any(|e| matches!(&e.kind, EventKind::Fault(f) if f.fault == "frame-reorder")));
+    assert!(first.iter().any(|e| matches!(&e.kind, EventKind::CallEnd { code: Code::Ok, .. })));
 }
 
 #[test]
 fn garbage_closes_the_connection_and_the_proxy_keeps_serving() {
     let trace = Trace::default();
-    let mut sim = sim_with_proxy(9, vec![ProxyFault::FrameDelay { max_delay_ms: 1 }], &trace);
+    let mut sim = sim_with_proxy(9, vec![Fault::FrameDelay { max_delay_ms: 1 }], &trace);
     let client_trace = trace.clone();
     sim.client("client", async move {
         let garbage: [&[u8]; 3] = [
@@ -462,7 +480,7 @@ fn garbage_closes_the_connection_and_the_proxy_keeps_serving() {
         Ok(())
     });
     sim.run().expect("simulation");
-    let errors = fired(&trace, PROTOCOL_ERROR_EVENT);
+    let errors = protocol_errors(&trace);
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors[0].contains("not an HTTP/2 client preface"), "{errors:?}");
     assert!(errors[1].contains("HEADERS on stream 0"), "{errors:?}");
@@ -503,10 +521,10 @@ fn junk_frames(rng: &mut rand_chacha::ChaCha8Rng, count: usize) -> Vec<u8> {
 fn junk_from_either_side_never_panics_the_proxy() {
     use rand::SeedableRng;
     let faults = vec![
-        ProxyFault::RstStream { after_messages: 1, every: 1 },
-        ProxyFault::GoAway { after_frames: 3 },
-        ProxyFault::FrameReorder { window: 3, max_delay_ms: 2 },
-        ProxyFault::FrameDelay { max_delay_ms: 2 },
+        Fault::RstStream { after_messages: 1, every: 1 },
+        Fault::GoAway { after_frames: 3 },
+        Fault::FrameReorder { window: 3, max_delay_ms: 2 },
+        Fault::FrameDelay { max_delay_ms: 2 },
     ];
     for seed in 0..48u64 {
         let trace = Trace::default();
@@ -540,7 +558,7 @@ fn junk_from_either_side_never_panics_the_proxy() {
             Ok(())
         });
         sim.run().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-        let errors = fired(&trace, PROTOCOL_ERROR_EVENT);
+        let errors = protocol_errors(&trace);
         assert!(errors.len() <= 1, "seed {seed}: one connection, at most one error: {errors:?}");
     }
 }

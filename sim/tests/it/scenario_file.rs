@@ -25,17 +25,17 @@ oneway = true
 at_ms = 100
 for_ms = 500
 
-[[proxy]]
+[[faults]]
 kind = "rst-stream"
 after_messages = 2
 every = 3
+at_ms = 0
+for_ms = 2000
 "#;
     let s = Scenario::from_toml(text).unwrap();
-    assert_eq!(
-        (s.name.as_str(), s.clients, s.deadline_ms, s.faults.len(), s.proxy.len()),
-        ("my-partition", 2, 1500, 1, 1)
-    );
+    assert_eq!((s.name.as_str(), s.clients, s.deadline_ms, s.faults.len()), ("my-partition", 2, 1500, 2));
     assert_eq!(s.fault_names(), ["partition-oneway", "rst-stream"]);
+    assert!(s.uses_proxy(), "a proxy fault puts a proxy in the path");
 }
 
 #[test]
@@ -48,6 +48,9 @@ fn bad_files_are_rejected_with_a_reason() {
         ("min_latency_ms = 9\nmax_latency_ms = 1", "min_latency_ms"),
         ("[[faults]]\nkind = \"loss\"\nrate = 2.0\nat_ms = 1\nfor_ms = 1", "loss rate"),
         ("limit_ms = 100", "limit_ms"),
+        ("[[faults]]\nkind = \"hold\"\nat_ms = 1\nfor_ms = 0", "for_ms"),
+        ("route_pause_ms = [9, 1]", "route_pause_ms"),
+        ("[[proxy]]\nkind = \"goaway\"\nafter_frames = 1", "malformed"),
     ];
     for (text, reason) in cases {
         let err = Scenario::from_toml(text).expect_err(text).to_string();

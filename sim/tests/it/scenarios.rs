@@ -20,9 +20,10 @@ fn describe(r: &RunReport) -> String {
 }
 
 #[test]
-fn every_scenario_meets_its_expectation_and_fires_its_faults() {
+fn every_scenario_meets_its_expectation_and_its_faults_touch_traffic() {
     for scenario in catalogue() {
         let mut caught = false;
+        let mut acted = std::collections::BTreeSet::new();
         for seed in SEEDS {
             let report = run(&scenario, seed);
             assert!(report.calls > 0, "{}: no calls", describe(&report));
@@ -30,20 +31,68 @@ fn every_scenario_meets_its_expectation_and_fires_its_faults() {
                 Expect::Pass => assert!(report.passed(), "{}", describe(&report)),
                 Expect::Caught => caught |= !report.passed(),
             }
-            for name in scenario.fault_names() {
-                let fired = report.faults_fired.keys().any(|f| f == name);
-                assert!(
-                    fired,
-                    "{}: fault {name} never fired; fired: {:?}",
-                    describe(&report),
-                    report.faults_fired
-                );
-            }
+            // Every scheduled fault is reported, acted or not.
+            assert_eq!(report.faults.len(), scenario.fault_names().len(), "{}", describe(&report));
+            acted.extend(report.fired().map(|(name, _)| name.to_owned()));
+        }
+        for name in scenario.fault_names() {
+            assert!(
+                acted.contains(name),
+                "{}: fault {name} never touched traffic on seeds {SEEDS:?}",
+                scenario.name
+            );
         }
         if scenario.expect == Expect::Caught {
             assert!(caught, "{} was not caught on seeds {SEEDS:?}", scenario.name);
         }
     }
+}
+
+#[test]
+fn every_fault_scenario_has_clean_time_before_or_after_its_faults() {
+    for scenario in catalogue().into_iter().filter(|s| !s.faults.is_empty()) {
+        let report = run(&scenario, 0);
+        let heal = scenario.heal_ms() * 1_000;
+        let first = scenario.faults.iter().map(|f| f.at_ms * 1_000).min().unwrap_or(0);
+        let clean =
+            report.records.iter().filter(|r| !r.probe && (r.end_us < first || r.start_us > heal + 1_100_000));
+        assert!(clean.count() >= 5, "{}: too few calls outside the fault windows", scenario.name);
+    }
+}
+
+/// A service that fails every call: every fault scenario must fail it through its clean time,
+/// whatever its faults excuse.
+#[test]
+fn a_service_that_fails_every_call_fails_every_fault_scenario() {
+    for mut scenario in catalogue().into_iter().filter(|s| !s.faults.is_empty()) {
+        scenario.mutant = Some(faultline_services::Mutant::Unavailable);
+        let report = run(&scenario, 0);
+        let status =
+            report.violations.iter().filter(|v| v.property == faultline_sim::check::Property::Status);
+        assert!(status.count() > 0, "{} let an always-UNAVAILABLE service through", scenario.name);
+    }
+}
+
+#[test]
+fn proxy_faults_name_the_call_they_reset() {
+    let scenario = faultline_sim::catalogue::find("rst-stream").unwrap();
+    let events: Vec<_> = (0..4).flat_map(|seed| run(&scenario, seed).events).collect();
+    let resets: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            faultline_sim::trace::EventKind::Fault(f)
+                if f.fault == "rst-stream" && f.phase == faultline_sim::trace::Phase::Acted =>
+            {
+                Some(f.scope.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(!resets.is_empty());
+    assert!(
+        resets.iter().all(|s| matches!(s, faultline_sim::trace::Scope::Call { .. })),
+        "every reset is attributed to its call: {resets:?}"
+    );
 }
 
 #[test]
@@ -74,11 +123,20 @@ fn same_seed_same_trace_different_seed_different_trace() {
 }
 
 #[test]
+fn a_trace_that_differs_on_replay_is_a_determinism_violation_naming_the_event() {
+    let smoke = faultline_sim::catalogue::find("smoke").unwrap();
+    let (a, b) = (run(&smoke, 1), run(&smoke, 2));
+    let v = faultline_sim::sweep::determinism(&a.events, &b.events).expect("two seeds, two traces");
+    assert_eq!(v.property, faultline_sim::check::Property::Determinism);
+    assert!(v.detail.starts_with("event "), "{v}");
+    assert_eq!(faultline_sim::sweep::determinism(&a.events, &a.events), None);
+}
+
+#[test]
 fn swarm_variants_are_subsets_chosen_by_the_seed() {
     let chaos = faultline_sim::catalogue::find("chaos").unwrap();
-    let sizes: Vec<usize> =
-        (0..16).map(|seed| chaos.swarm(seed).faults.len() + chaos.swarm(seed).proxy.len()).collect();
-    let all = chaos.faults.len() + chaos.proxy.len();
+    let sizes: Vec<usize> = (0..16).map(|seed| chaos.swarm(seed).faults.len()).collect();
+    let all = chaos.faults.len();
     assert!(sizes.iter().all(|&n| n <= all));
     assert!(sizes.iter().any(|&n| n < all) && sizes.iter().any(|&n| n > 0), "{sizes:?}");
     assert_eq!(chaos.swarm(5), chaos.swarm(5));
