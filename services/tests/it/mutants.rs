@@ -33,8 +33,20 @@ fn differs(m: Mutant) -> bool {
         Mutant::DropLastMessage => {
             list_features(&db, &TUTORIAL_RECTANGLE, on) != list_features(&db, &TUTORIAL_RECTANGLE, None)
         }
-        // Shared state is a property of the served value; see e2e.
-        Mutant::SharedChat => true,
+        Mutant::AspectRatioPanic => {
+            let flat = std::panic::catch_unwind(|| list_features(&db, &degenerate, on));
+            flat.is_err()
+                && list_features(&db, &TUTORIAL_RECTANGLE, on)
+                    == list_features(&db, &TUTORIAL_RECTANGLE, None)
+        }
+        // Properties of the served value over time and volume (shared state, failures,
+        // timeouts, detached work): sim/tests/it/mutants.rs catches each one in the simulator.
+        Mutant::SharedChat
+        | Mutant::Unavailable
+        | Mutant::IdleTimeout
+        | Mutant::ElapsedRounded
+        | Mutant::SlotLeak
+        | Mutant::LingeringHandler => true,
     }
 }
 
