@@ -1,1 +1,4 @@
-//! Integration tests of the server assembly.
+//! The server's call path in process, through its public API: what each layer makes of a call,
+//! on a paused clock (deadlines cost no wall time).
+
+mod call_path;
