@@ -4,7 +4,6 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use bytes::Bytes;
 use faultline_proto::routeguide::{Point, Rectangle};
 use faultline_server::{Server, ServerConfig, Services};
 use http_body::{Body as _, Frame};
