@@ -3,7 +3,7 @@
 //!
 //! Raw `h2` rather than tonic's client: the replay sends exactly the recorded bytes, including
 //! those no tonic client would (malformed messages, unknown methods, over-limit messages). The
-//! connection runs through a [`FrameTap`], so what `h2` hides, the server's frames, is observed
+//! connection runs through `faultline_wire::tap`, so what `h2` hides, the server's frames, is observed
 //! too: whether a response was trailers-only is read off them.
 
 use std::sync::Mutex;
@@ -14,7 +14,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
-use faultline_wire::tap::FrameTap;
+use faultline_wire::tap;
 
 use crate::framing;
 use crate::rules::Rules;
@@ -52,7 +52,7 @@ where
 
     let mut observed = blank(call);
     let mut stream = None;
-    let (io, frames) = FrameTap::client_side(io);
+    let (io, frames) = tap::client_side(io);
     match exchange(io, call, rules, &log, &mut observed, &mut stream).await {
         Ok(status) => observed.status = status,
         Err(e) => observed.status = CallStatus::new(tonic::Code::Unavailable, e, StatusSource::Client),

@@ -4,14 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 use faultline_wire::deadline::Deadline;
 use futures::Stream;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_util::io::InspectWriter;
 use tonic::transport::{Channel, Endpoint};
 use turmoil::net::{TcpListener, TcpStream};
 
@@ -80,56 +78,46 @@ impl Traffic {
     }
 }
 
-/// A turmoil TCP stream whose writes are counted in a [`Traffic`] meter.
-#[derive(Debug)]
-pub struct Metered {
-    stream: TcpStream,
-    from: String,
-    to: String,
-    traffic: Traffic,
+/// A turmoil TCP stream whose writes are counted in a [`Traffic`] meter, and which counts as
+/// open there while it lives.
+pub type Metered = InspectWriter<TcpStream, Box<dyn FnMut(&[u8]) + Send>>;
+
+/// `stream`, from host `from` to host `to`, metered.
+pub fn metered(stream: TcpStream, from: &str, to: &str, traffic: &Traffic) -> Metered {
+    let link = OpenLink::new(traffic, from, to);
+    InspectWriter::new(
+        stream,
+        Box::new(move |bytes: &[u8]| link.traffic.wrote(&link.from, &link.to, bytes.len())),
+    )
 }
 
-impl Metered {
-    /// `stream`, from host `from` to host `to`.
-    pub fn new(stream: TcpStream, from: &str, to: &str, traffic: &Traffic) -> Self {
-        let mut open = traffic.open.lock().expect("traffic lock is never poisoned");
-        *open.entry((from.to_owned(), to.to_owned())).or_default() += 1;
-        drop(open);
-        Self { stream, from: from.to_owned(), to: to.to_owned(), traffic: traffic.clone() }
+/// One open connection's end, as the meter counts it: counted open until dropped.
+struct OpenLink {
+    traffic: Traffic,
+    from: String,
+    to: String,
+}
+
+impl OpenLink {
+    fn new(traffic: &Traffic, from: &str, to: &str) -> Self {
+        let link = Self { traffic: traffic.clone(), from: from.to_owned(), to: to.to_owned() };
+        *link
+            .traffic
+            .open
+            .lock()
+            .expect("traffic lock is never poisoned")
+            .entry((link.from.clone(), link.to.clone()))
+            .or_default() += 1;
+        link
     }
 }
 
-impl Drop for Metered {
+impl Drop for OpenLink {
     fn drop(&mut self) {
         let mut open = self.traffic.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(n) = open.get_mut(&(self.from.clone(), self.to.clone())) {
             *n = n.saturating_sub(1);
         }
-    }
-}
-
-impl AsyncRead for Metered {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Metered {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let written = Pin::new(&mut this.stream).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n @ 1..)) = written {
-            this.traffic.wrote(&this.from, &this.to, n);
-        }
-        written
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }
 
@@ -147,7 +135,7 @@ pub fn incoming(
     let (me, traffic) = (me.to_owned(), traffic.clone());
     async_stream::stream! {
         loop {
-            yield listener.accept().await.map(|(stream, peer)| Metered::new(stream, &me, &host_of(peer), &traffic));
+            yield listener.accept().await.map(|(stream, peer)| metered(stream, &me, &host_of(peer), &traffic));
         }
     }
 }
@@ -175,7 +163,7 @@ pub fn channel(from: &str, target: &str, net: &NetParams, trace: &Trace, traffic
             async move {
                 let result = TcpStream::connect(target.as_str()).await;
                 trace.record(&from, EventKind::Connect { to: host.clone(), ok: result.is_ok() });
-                result.map(|stream| TokioIo::new(Metered::new(stream, &from, &host, &traffic)))
+                result.map(|stream| TokioIo::new(metered(stream, &from, &host, &traffic)))
             }
         }));
     Deadline::new(channel)

@@ -1,13 +1,10 @@
-//! A passive tap: a transport wrapper that records the HTTP/2 frames it reads, for checks of
-//! what a peer put on the wire (not just what an HTTP/2 library made of it: `h2` reports a
-//! split Trailers-Only response and a real one alike).
+//! A passive tap: a transport whose reads are also parsed as the HTTP/2 frames a peer sent, for
+//! checks of what it put on the wire (not just what an HTTP/2 library made of it: `h2` reports
+//! a split Trailers-Only response and a real one alike).
 
-use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_util::io::InspectReader;
 
 use crate::frame::{Frame, FrameReader, Unit};
 
@@ -33,73 +30,30 @@ impl TapLog {
     pub fn error(&self) -> Option<String> {
         self.error.lock().expect("tap lock is never poisoned").clone()
     }
-}
 
-/// `io`, with what it reads parsed into `log` as HTTP/2 frames sent by a server.
-pub struct FrameTap<IO> {
-    io: IO,
-    reader: FrameReader,
-    log: TapLog,
-}
-
-impl<IO> FrameTap<IO> {
-    /// Taps the server-to-client direction of a client's connection.
-    pub fn client_side(io: IO) -> (Self, TapLog) {
-        let log = TapLog::default();
-        (Self { io, reader: FrameReader::server_side(), log: log.clone() }, log)
-    }
-}
-
-impl<IO: AsyncRead + Unpin> AsyncRead for FrameTap<IO> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        let before = buf.filled().len();
-        let read = Pin::new(&mut this.io).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = read {
-            this.reader.push(&buf.filled()[before..]);
-            loop {
-                match this.reader.next_unit() {
-                    Ok(Some(Unit::Frame(frame))) => {
-                        this.log.frames.lock().expect("tap lock is never poisoned").push(frame)
-                    }
-                    Ok(Some(Unit::Preface(_))) | Ok(None) => break,
-                    Err(e) => {
-                        this.log.error.lock().expect("tap lock is never poisoned").get_or_insert(e);
-                        break;
-                    }
+    fn read(&self, reader: &mut FrameReader, bytes: &[u8]) {
+        reader.push(bytes);
+        loop {
+            match reader.next_unit() {
+                Ok(Some(Unit::Frame(frame))) => {
+                    self.frames.lock().expect("tap lock is never poisoned").push(frame)
+                }
+                Ok(Some(Unit::Preface(_)) | None) => return,
+                Err(e) => {
+                    self.error.lock().expect("tap lock is never poisoned").get_or_insert(e);
+                    return;
                 }
             }
         }
-        read
     }
 }
 
-impl<IO: AsyncWrite + Unpin> AsyncWrite for FrameTap<IO> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
+/// A client's connection `io`, passed through unchanged, with the frames its server sends
+/// (what the client reads) recorded in the returned log.
+pub fn client_side<IO: tokio::io::AsyncRead>(
+    io: IO,
+) -> (InspectReader<IO, impl FnMut(&[u8]) + Send + use<IO>>, TapLog) {
+    let log = TapLog::default();
+    let (tapped, mut reader) = (log.clone(), FrameReader::server_side());
+    (InspectReader::new(io, move |bytes: &[u8]| tapped.read(&mut reader, bytes)), log)
 }

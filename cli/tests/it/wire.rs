@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 use faultline_wire::grpc::{Deframer, Message};
-use faultline_wire::tap::{FrameTap, TapLog};
+use faultline_wire::tap::{self, TapLog};
 use h2::client::{ResponseFuture, SendRequest};
 use h2::{RecvStream, SendStream};
 use http::HeaderMap;
@@ -45,7 +45,7 @@ pub async fn h2_connect(addr: &str) -> SendRequest<Bytes> {
 pub async fn h2_connect_tapped(addr: &str) -> (SendRequest<Bytes>, TapLog) {
     within("h2 connect", async {
         let tcp = TcpStream::connect(addr).await.expect("connect");
-        let (tcp, log) = FrameTap::client_side(tcp);
+        let (tcp, log) = tap::client_side(tcp);
         let (client, connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
         tokio::spawn(async move {
             let _ = connection.await;
