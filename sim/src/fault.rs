@@ -112,7 +112,8 @@ impl Fault {
 
     /// The status codes a call this fault touched may end with, on a network with `net`'s
     /// keepalive, when the fault lasts `lasting`. A fault that stalls traffic for as long as
-    /// a keepalive PING may go unanswered breaks connections; a shorter one only delays.
+    /// a keepalive PING may go unanswered (counting the PING's round trip on the slowest link)
+    /// breaks connections; a shorter one only delays.
     pub fn may_cause(&self, net: &NetParams, lasting: Duration) -> Vec<Code> {
         let stalls_keepalive = |stall: Duration| stall >= net.keepalive_timeout;
         match *self {
@@ -120,8 +121,9 @@ impl Fault {
                 let round_trip = Duration::from_millis(2 * (latency_ms + jitter_ms));
                 if stalls_keepalive(round_trip) { BROKEN_CONNECTION.to_vec() } else { DELAY.to_vec() }
             }
+            // A PING held for the whole window still needs its round trip once released.
             Fault::Hold => {
-                if stalls_keepalive(lasting) {
+                if stalls_keepalive(lasting + 2 * net.max_latency) {
                     BROKEN_CONNECTION.to_vec()
                 } else {
                     DELAY.to_vec()
@@ -298,6 +300,8 @@ mod tests {
         let long = Duration::from_millis(923);
         assert_eq!(Fault::Hold.may_cause(&net(), short), DELAY);
         assert_eq!(Fault::Hold.may_cause(&net(), long), BROKEN_CONNECTION);
+        // 493 ms of hold and a 10 ms round trip outlast a 500 ms PING timeout (found by search).
+        assert_eq!(Fault::Hold.may_cause(&net(), Duration::from_millis(493)), BROKEN_CONNECTION);
         let mild = Fault::Latency { latency_ms: 40, jitter_ms: 80 };
         assert_eq!(mild.may_cause(&net(), long), DELAY);
         let severe = Fault::Latency { latency_ms: 200, jitter_ms: 100 };
