@@ -172,7 +172,15 @@ impl Server {
                 },
             }
         }
-        while connections.next().await.is_some() {}
+        // No more connections: serve the open ones, and their calls, to their end.
+        loop {
+            tokio::select! {
+                biased;
+                Some(()) = streams.next(), if !streams.is_empty() => {}
+                Some(stream) = to_run.recv() => streams.push(stream),
+                open = connections.next() => if open.is_none() { break },
+            }
+        }
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use faultline_wire::deadline::Deadline;
@@ -26,14 +27,24 @@ pub type SimChannel = Deadline<Channel>;
 /// What crossed each (from host, to host) link, as of one moment.
 pub type Snapshot = BTreeMap<(String, String), Flow>;
 
-/// Bytes and writes that crossed each (from host, to host) link. Cheap to clone; clones count
-/// together. Read between simulation steps, by injectors judging whether a fault touched
-/// traffic.
+/// Bytes and writes that crossed each (from host, to host) link, and the connections open on
+/// it. Cheap to clone; clones count together. Read between simulation steps, by injectors
+/// judging whether a fault touched traffic.
 #[derive(Debug, Clone, Default)]
 pub struct Traffic {
-    links: Arc<Mutex<BTreeMap<(String, String), Flow>>>,
-    /// Connections open now, by (local host, peer host), as metered ends see them.
-    open: Arc<Mutex<BTreeMap<(String, String), u64>>>,
+    links: Arc<Mutex<Links>>,
+}
+
+/// Every link's counters, by (from host, to host).
+type Links = BTreeMap<(String, String), Arc<Counters>>;
+
+/// One link's counters, shared by every metered connection on it (a write costs two atomic
+/// additions, not a map lookup).
+#[derive(Debug, Default)]
+struct Counters {
+    writes: AtomicU64,
+    bytes: AtomicU64,
+    open: AtomicU64,
 }
 
 /// What crossed one link.
@@ -46,24 +57,40 @@ pub struct Flow {
 }
 
 impl Traffic {
-    /// Counts a write of `bytes` from `from` to `to`.
-    pub fn wrote(&self, from: &str, to: &str, bytes: usize) {
+    fn link(&self, from: &str, to: &str) -> Arc<Counters> {
         let mut links = self.links.lock().expect("traffic lock is never poisoned");
-        let flow = links.entry((from.to_owned(), to.to_owned())).or_default();
-        flow.writes += 1;
-        flow.bytes += bytes as u64;
+        links.entry((from.to_owned(), to.to_owned())).or_default().clone()
+    }
+
+    /// The counters of the link from `from` to `to`, for a writer that counts without the
+    /// connection being metered (the proxy's writer tasks).
+    pub fn meter(&self, from: &str, to: &str) -> LinkMeter {
+        LinkMeter(self.link(from, to))
     }
 
     /// Connections open now with one end on `host`, as its own or its peers' metered ends count
     /// them.
     pub fn open_with(&self, host: &str) -> u64 {
-        let open = self.open.lock().expect("traffic lock is never poisoned");
-        open.iter().filter(|((a, b), _)| a == host || b == host).map(|(_, n)| n).sum()
+        let links = self.links.lock().expect("traffic lock is never poisoned");
+        links
+            .iter()
+            .filter(|((a, b), _)| a == host || b == host)
+            .map(|(_, c)| c.open.load(Ordering::SeqCst))
+            .sum()
     }
 
     /// Everything so far, by link.
     pub fn snapshot(&self) -> Snapshot {
-        self.links.lock().expect("traffic lock is never poisoned").clone()
+        let links = self.links.lock().expect("traffic lock is never poisoned");
+        links
+            .iter()
+            .map(|(link, c)| {
+                (
+                    link.clone(),
+                    Flow { writes: c.writes.load(Ordering::SeqCst), bytes: c.bytes.load(Ordering::SeqCst) },
+                )
+            })
+            .collect()
     }
 
     /// What crossed links touching `host` (either way) between two snapshots.
@@ -78,46 +105,47 @@ impl Traffic {
     }
 }
 
+/// A handle on one link's counters.
+#[derive(Debug, Clone)]
+pub struct LinkMeter(Arc<Counters>);
+
+impl LinkMeter {
+    /// Counts a write of `bytes`.
+    pub fn wrote(&self, bytes: usize) {
+        self.0.wrote(bytes);
+    }
+}
+
+impl Counters {
+    fn wrote(&self, bytes: usize) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.bytes.fetch_add(bytes as u64, Ordering::SeqCst);
+    }
+}
+
 /// A turmoil TCP stream whose writes are counted in a [`Traffic`] meter, and which counts as
 /// open there while it lives.
 pub type Metered = InspectWriter<TcpStream, Box<dyn FnMut(&[u8]) + Send>>;
 
 /// `stream`, from host `from` to host `to`, metered.
 pub fn metered(stream: TcpStream, from: &str, to: &str, traffic: &Traffic) -> Metered {
-    let link = OpenLink::new(traffic, from, to);
-    InspectWriter::new(
-        stream,
-        Box::new(move |bytes: &[u8]| link.traffic.wrote(&link.from, &link.to, bytes.len())),
-    )
+    let link = OpenLink::new(traffic.link(from, to));
+    InspectWriter::new(stream, Box::new(move |bytes: &[u8]| link.0.wrote(bytes.len())))
 }
 
-/// One open connection's end, as the meter counts it: counted open until dropped.
-struct OpenLink {
-    traffic: Traffic,
-    from: String,
-    to: String,
-}
+/// One open connection's end on its link: counted open until dropped.
+struct OpenLink(Arc<Counters>);
 
 impl OpenLink {
-    fn new(traffic: &Traffic, from: &str, to: &str) -> Self {
-        let link = Self { traffic: traffic.clone(), from: from.to_owned(), to: to.to_owned() };
-        *link
-            .traffic
-            .open
-            .lock()
-            .expect("traffic lock is never poisoned")
-            .entry((link.from.clone(), link.to.clone()))
-            .or_default() += 1;
-        link
+    fn new(counters: Arc<Counters>) -> Self {
+        counters.open.fetch_add(1, Ordering::SeqCst);
+        Self(counters)
     }
 }
 
 impl Drop for OpenLink {
     fn drop(&mut self) {
-        let mut open = self.traffic.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = open.get_mut(&(self.from.clone(), self.to.clone())) {
-            *n = n.saturating_sub(1);
-        }
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

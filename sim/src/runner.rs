@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, PanicHookInfo};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::time::Duration;
 
@@ -192,6 +193,7 @@ fn simulate(shared: &ClientShared) -> (Option<String>, u64) {
     let indexed = |injector| -> Vec<_> {
         scenario.faults.iter().cloned().enumerate().filter(|(_, f)| f.fault.injector() == injector).collect()
     };
+    let handlers = Arc::new(AtomicUsize::new(0));
     let host = ServerHost {
         db: Arc::new(FeatureDb::reference()),
         mutant: scenario.mutant,
@@ -199,6 +201,7 @@ fn simulate(shared: &ClientShared) -> (Option<String>, u64) {
         trace: trace.clone(),
         traffic: shared.traffic.clone(),
         world: world.clone(),
+        handlers: handlers.clone(),
     };
     sim.host(server::HOST, move || server::serve(host.clone()));
     if scenario.uses_proxy() {
@@ -241,9 +244,9 @@ fn simulate(shared: &ClientShared) -> (Option<String>, u64) {
             Err(e) => break Some(e.to_string()),
         }
     };
-    // Clients are done; server handlers get the grace to notice their calls have ended.
+    // Clients are done; handlers still running get the grace to notice their calls ended.
     let linger = now(&sim) + world.net.grace().as_micros() as u64;
-    while error.is_none() && now(&sim) < linger {
+    while error.is_none() && now(&sim) < linger && handlers.load(Ordering::SeqCst) > 0 {
         let at = now(&sim);
         trace.set_now(at);
         network.apply_due(&mut sim, at);
@@ -370,6 +373,9 @@ async fn client_main(shared: ClientShared, index: u64, host: String) -> turmoil:
     }
 
     // Recovery: after the last fault heals, every method must get through within the bound.
+    if scenario.faults.is_empty() {
+        return Ok(());
+    }
     let heal = Duration::from_millis(scenario.heal_ms());
     let elapsed = turmoil::sim_elapsed().unwrap_or_default();
     if elapsed < heal {

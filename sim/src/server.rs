@@ -3,7 +3,7 @@
 //! watches every handler's life.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use faultline_server::{CallHook, HookAction, Server, ServerConfig, Services};
@@ -63,6 +63,8 @@ pub struct ServerHost {
     pub traffic: Traffic,
     /// The world's settings.
     pub world: World,
+    /// How many handlers are running now (the runner waits for them at the end of a run).
+    pub handlers: Arc<AtomicUsize>,
 }
 
 /// The server host's software: binds the gRPC port and serves both services until the host is
@@ -75,6 +77,7 @@ pub async fn serve(host: ServerHost) -> turmoil::Result {
         faults: host.faults.into_iter().filter(|(_, f)| f.fault.injector() == Injector::Server).collect(),
         calls: AtomicU64::new(0),
         trace: host.trace.clone(),
+        live: host.handlers.clone(),
     };
     let config = ServerConfig::new(Services::All)
         .limits(host.world.server_limits())
@@ -93,6 +96,8 @@ struct SimHook {
     /// Calls seen by this server incarnation, for `every`-th faults.
     calls: AtomicU64,
     trace: Trace,
+    /// Handlers running now.
+    live: Arc<AtomicUsize>,
 }
 
 impl CallHook for SimHook {
@@ -134,7 +139,9 @@ impl CallHook for SimHook {
             // The handler runs once the injected delay is over (a sleep of exactly that long).
             let start = now_us + action.delay.map_or(0, |d| d.as_micros() as u64);
             self.trace.record_at(start, HOST, EventKind::Handler { call, running: true });
-            action.life = Some(Arc::new(HandlerWatch { call, trace: self.trace.clone() }));
+            self.live.fetch_add(1, Ordering::SeqCst);
+            action.life =
+                Some(Arc::new(HandlerWatch { call, trace: self.trace.clone(), live: self.live.clone() }));
         }
         action
     }
@@ -150,10 +157,12 @@ pub fn call_id<B>(request: &http::Request<B>) -> Option<u64> {
 struct HandlerWatch {
     call: u64,
     trace: Trace,
+    live: Arc<AtomicUsize>,
 }
 
 impl Drop for HandlerWatch {
     fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
         self.trace.record(HOST, EventKind::Handler { call: self.call, running: false });
     }
 }

@@ -92,7 +92,7 @@ pub(super) async fn serve(shared: Arc<Shared>, id: u64, client: TcpStream, clien
     let (mut server_read, server_write) = server.into_split();
     let (to_client, client_queue) = mpsc::unbounded_channel();
     let (to_server, server_queue) = mpsc::unbounded_channel();
-    let meter = (shared.traffic.clone(), HOST, client_host.clone());
+    let meter = shared.traffic.meter(HOST, &client_host);
     let client_writer = tokio::spawn(write_loop(client_write, client_queue, Some(meter)));
     let server_writer = tokio::spawn(write_loop(server_write, server_queue, None));
 

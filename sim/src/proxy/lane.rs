@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use turmoil::net::tcp::OwnedWriteHalf;
 
-use crate::net::Traffic;
+use crate::net::LinkMeter;
 
 /// How much to read at a time.
 pub(super) const READ_CHUNK: usize = 16 * 1024;
@@ -43,15 +43,12 @@ pub(super) struct Out {
     bytes: Bytes,
 }
 
-/// Where a writer's bytes are counted: the meter, and the link's (from, to) hosts.
-pub(super) type Meter = (Traffic, &'static str, String);
-
 /// Writes queued bytes in order, each no earlier than its release time, counting them in
 /// `meter`; closes the socket when the queue is closed and drained.
 pub(super) async fn write_loop(
     mut half: OwnedWriteHalf,
     mut queue: mpsc::UnboundedReceiver<Out>,
-    meter: Option<Meter>,
+    meter: Option<LinkMeter>,
 ) {
     while let Some(Out { at, bytes }) = queue.recv().await {
         if let Some(at) = at {
@@ -60,8 +57,8 @@ pub(super) async fn write_loop(
         if half.write_all(&bytes).await.is_err() {
             return;
         }
-        if let Some((traffic, from, to)) = &meter {
-            traffic.wrote(from, to, bytes.len());
+        if let Some(meter) = &meter {
+            meter.wrote(bytes.len());
         }
     }
     let _ = half.shutdown().await;

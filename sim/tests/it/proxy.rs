@@ -47,6 +47,7 @@ fn add_server(sim: &mut turmoil::Sim<'_>, seed: u64, trace: &Trace) {
         trace: trace.clone(),
         traffic: Traffic::default(),
         world: world(seed),
+        handlers: Arc::default(),
     };
     sim.host(server::HOST, move || server::serve(host.clone()));
 }
