@@ -277,14 +277,9 @@ impl fmt::Display for TimedFault {
 mod tests {
     use super::*;
 
+    /// The catalogue's network (1–5 ms links, 500 ms keepalive, 1 s connect timeout, 1 ms tick).
     fn net() -> NetParams {
-        NetParams {
-            keepalive_interval: Duration::from_millis(500),
-            keepalive_timeout: Duration::from_millis(500),
-            connect_timeout: Duration::from_secs(1),
-            max_latency: Duration::from_millis(5),
-            tick: Duration::from_millis(1),
-        }
+        crate::world::World::new(&crate::scenario::Scenario::new("t"), 0).net
     }
 
     #[test]

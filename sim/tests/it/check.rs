@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use faultline_sim::World;
 use faultline_sim::check::{Property, check};
 use faultline_sim::fault::{Fault, NetParams};
 use faultline_sim::model::Model;
@@ -12,14 +13,9 @@ use tonic::Code;
 
 const S: u64 = 1_000_000;
 
+/// The catalogue's network: 1–5 ms links, 500 ms keepalive, 1 s connect timeout, 1 ms tick.
 fn net() -> NetParams {
-    NetParams {
-        keepalive_interval: Duration::from_millis(500),
-        keepalive_timeout: Duration::from_millis(500),
-        connect_timeout: Duration::from_secs(1),
-        max_latency: Duration::from_millis(5),
-        tick: Duration::from_millis(1),
-    }
+    World::new(&Scenario::new("t"), 0).net
 }
 
 /// The grace `net()` gives: 1 s of keepalive, a 10 ms round trip, a 1 ms tick.
