@@ -10,13 +10,13 @@ use tower::ServiceExt;
 use crate::ending::{self, End};
 use crate::{GrpcService, assembly};
 
-pub use faultline_wire::deadline::{GRPC_TIMEOUT, exceeded, parse_timeout};
+use faultline_wire::deadline::{exceeded, timeout_of};
 
 /// Wraps `inner` so that every call with a `grpc-timeout` ends by it. A malformed value is
 /// ignored, as if the client had sent no deadline.
 pub fn layer(inner: GrpcService) -> GrpcService {
     assembly::around(inner, |request, inner| {
-        let timeout = faultline_wire::deadline::timeout_of(&request);
+        let timeout = timeout_of(&request);
         let call = inner.oneshot(request);
         match timeout {
             None => Box::pin(call),

@@ -11,7 +11,7 @@ use faultline_services::{Clock, FeatureDb, Mutant};
 use tonic::body::Body;
 use tonic::{Code, Status};
 
-use crate::fault::{Fault, Injector, TimedFault};
+use crate::fault::{Fault, TimedFault};
 use crate::net::{self, Traffic};
 use crate::trace::{EventKind, FaultEvent, HostState, Phase, Scope, Trace, sim_now_us};
 use crate::world::World;
@@ -55,7 +55,7 @@ pub struct ServerHost {
     pub db: Arc<FeatureDb>,
     /// A deliberately buggy service variant.
     pub mutant: Option<Mutant>,
-    /// The scenario's faults with their indices (the server injects the server-side ones).
+    /// The scenario's server-side faults, with their indices in its fault list.
     pub faults: Vec<(usize, TimedFault)>,
     /// Where events go.
     pub trace: Trace,
@@ -74,7 +74,7 @@ pub async fn serve(host: ServerHost) -> turmoil::Result {
     host.trace.record(HOST, EventKind::Host { state: HostState::Start });
     let listener = net::bind_grpc().await?;
     let hook = SimHook {
-        faults: host.faults.into_iter().filter(|(_, f)| f.fault.injector() == Injector::Server).collect(),
+        faults: host.faults,
         calls: AtomicU64::new(0),
         trace: host.trace.clone(),
         live: host.handlers.clone(),
