@@ -11,17 +11,17 @@ use faultline_wire::frame::{Frame, FrameReader, Unit, flag, kind};
 use faultline_wire::grpc::{Mark, Scanner};
 use h2::Reason;
 use rand_chacha::ChaCha8Rng;
-use tokio::io::AsyncReadExt;
-use tokio::sync::mpsc;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use turmoil::net::TcpStream;
 
 use super::headers::{HeaderMirror, RequestHeaders};
-use super::lane::{Dir, Lane, READ_CHUNK, overtook, write_loop};
-use super::plan::Slot;
-use super::{GOAWAY_GRACE, HOST, Shared};
-use crate::trace::{EventKind, Scope};
+use super::lane::{Backlog, Dir, Lane, READ_CHUNK, overtook, write_loop};
+use super::plan::{Plan, Slot};
+use super::report::{Acted, Observer};
+use super::transport::WriteHalf;
+use super::{Connection, GOAWAY_GRACE, Relay};
 
 /// How long closing a connection may wait for queued bytes to be written.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -54,10 +54,12 @@ enum Closing {
 
 /// The state of one proxied connection.
 struct Conn {
-    shared: Arc<Shared>,
+    relay: Arc<Relay>,
     id: u64,
-    /// The client host at the other end.
-    client: String,
+    /// The faults as of the last look at the relay's plan.
+    plan: Arc<Plan>,
+    plans: watch::Receiver<Arc<Plan>>,
+    observer: Box<dyn Observer>,
     /// One stream of randomness for both lanes: the order of draws is part of the seed's outcome.
     rng: ChaCha8Rng,
     c2s: Lane,
@@ -74,37 +76,45 @@ struct Conn {
     go_away: Option<GoAwaySent>,
     /// Only with `rst-stream`, the one fault that drops header blocks.
     headers: Option<HeaderMirror>,
-    /// Only with `rst-stream`: the client's request blocks, and the call of each stream.
+    /// Only with `rst-stream` (or a relay that follows requests): the client's request
+    /// blocks, and the call and method of each open stream.
     requests: Option<RequestHeaders>,
     calls: BTreeMap<u32, u64>,
+    methods: BTreeMap<u32, String>,
     closing: Option<Closing>,
 }
 
-/// Proxies one accepted connection until both sides are closed.
-pub(super) async fn serve(shared: Arc<Shared>, id: u64, client: TcpStream, client_host: String) {
-    let to = shared.upstream.rsplit_once(':').map_or(shared.upstream.as_str(), |(host, _)| host).to_owned();
-    let upstream = TcpStream::connect(shared.upstream.as_str()).await;
-    shared.trace.record(HOST, EventKind::Connect { to, ok: upstream.is_ok() });
-    let Ok(server) = upstream else {
-        return;
-    };
-    let (mut client_read, client_write) = client.into_split();
-    let (mut server_read, server_write) = server.into_split();
+/// Proxies one connection until both sides are closed.
+pub(super) async fn serve<CR, CW, SR, SW>(relay: Arc<Relay>, connection: Connection<CR, CW, SR, SW>)
+where
+    CR: AsyncRead + Send + Unpin + 'static,
+    CW: WriteHalf,
+    SR: AsyncRead + Send + Unpin + 'static,
+    SW: WriteHalf,
+{
+    let Connection { id, client: (mut client_read, client_write), upstream, rng, observer, client_meter } =
+        connection;
+    let (mut server_read, server_write) = upstream;
     let (to_client, client_queue) = mpsc::unbounded_channel();
     let (to_server, server_queue) = mpsc::unbounded_channel();
-    let meter = shared.traffic.meter(HOST, &client_host);
-    let client_writer = tokio::spawn(write_loop(client_write, client_queue, Some(meter)));
-    let server_writer = tokio::spawn(write_loop(server_write, server_queue, None));
+    let written = Arc::new(Notify::new());
+    let (client_backlog, server_backlog) = (Backlog::new(written.clone()), Backlog::new(written.clone()));
+    let client_writer =
+        tokio::spawn(write_loop(client_write, client_queue, client_backlog.clone(), client_meter));
+    let server_writer = tokio::spawn(write_loop(server_write, server_queue, server_backlog.clone(), None));
 
-    let rng = shared.world.rng(HOST, id);
-    let rst_stream = shared.plan.rst_stream.is_some();
+    let mut plans = relay.plans.clone();
+    let plan = plans.borrow_and_update().clone();
+    let mirror = plan.rst_stream.is_some() || relay.follow_requests;
     let mut conn = Conn {
-        shared,
+        relay,
         id,
-        client: client_host,
+        plan,
+        plans,
+        observer,
         rng,
-        c2s: Lane::new(FrameReader::client_side(), to_server),
-        s2c: Lane::new(FrameReader::server_side(), to_client),
+        c2s: Lane::new(FrameReader::client_side(), to_server, server_backlog),
+        s2c: Lane::new(FrameReader::server_side(), to_client, client_backlog),
         highest_client_stream: 0,
         streams_opened: 0,
         open: BTreeMap::new(),
@@ -112,9 +122,10 @@ pub(super) async fn serve(shared: Arc<Shared>, id: u64, client: TcpStream, clien
         reset: BTreeSet::new(),
         frames_from_server: 0,
         go_away: None,
-        headers: rst_stream.then(HeaderMirror::default),
-        requests: rst_stream.then(RequestHeaders::default),
+        headers: mirror.then(HeaderMirror::default),
+        requests: mirror.then(RequestHeaders::default),
         calls: BTreeMap::new(),
+        methods: BTreeMap::new(),
         closing: None,
     };
 
@@ -122,14 +133,22 @@ pub(super) async fn serve(shared: Arc<Shared>, id: u64, client: TcpStream, clien
         if let Some(closing) = conn.closing {
             break closing;
         }
+        conn.refresh_plan();
         let deadline = conn.next_deadline();
+        // A lane whose writer is behind stops the reading of its sender (bounded buffering).
+        let (server_paused, client_paused) = (conn.s2c.is_full(), conn.c2s.is_full());
         conn.c2s.input.buffer().reserve(READ_CHUNK);
         conn.s2c.input.buffer().reserve(READ_CHUNK);
         tokio::select! {
             biased;
             () = sleep_until(deadline) => conn.on_timer(),
-            read = server_read.read_buf(conn.s2c.input.buffer()) => conn.on_read(Dir::ServerToClient, read),
-            read = client_read.read_buf(conn.c2s.input.buffer()) => conn.on_read(Dir::ClientToServer, read),
+            read = server_read.read_buf(conn.s2c.input.buffer()), if !server_paused => {
+                conn.on_read(Dir::ServerToClient, read);
+            }
+            read = client_read.read_buf(conn.c2s.input.buffer()), if !client_paused => {
+                conn.on_read(Dir::ClientToServer, read);
+            }
+            () = written.notified(), if server_paused || client_paused => {}
         }
     };
 
@@ -153,6 +172,8 @@ pub(super) async fn serve(shared: Arc<Shared>, id: u64, client: TcpStream, clien
         Closing::Reset => {
             server_writer.abort();
             drop(server_read);
+            // The cut goes out, then the client's socket is reset (closed, on turmoil).
+            conn.s2c.reset();
             drop(conn);
             wait_for(client_writer).await;
         }
@@ -214,14 +235,36 @@ impl Conn {
         }
     }
 
-    /// This connection, as a fault's scope.
-    fn scope(&self) -> Scope {
-        Scope::Connection { client: self.client.clone(), conn: self.id }
+    /// Takes the relay's plan if it changed since the last look. Frames held for a
+    /// reordering that is no longer planned go out at once.
+    fn refresh_plan(&mut self) {
+        if !self.plans.has_changed().unwrap_or(false) {
+            return;
+        }
+        self.plan = self.plans.borrow_and_update().clone();
+        if self.plan.frame_reorder.is_none() {
+            self.flush(Dir::ClientToServer);
+            self.flush(Dir::ServerToClient);
+        }
     }
 
-    /// A stream's call, as a fault's scope (the connection when the call is unknown).
-    fn stream_scope(&self, stream: u32) -> Scope {
-        self.calls.get(&stream).map_or_else(|| self.scope(), |&call| Scope::Call { call })
+    /// Now, on the relay's clock.
+    fn now_us(&self) -> u64 {
+        self.relay.clock.now_us()
+    }
+
+    /// Reports that the fault of `slot` acted, on one stream or on the whole connection.
+    fn acted<T>(&self, slot: &Slot<T>, fault: &'static str, stream: Option<u32>, touched: u64, what: String) {
+        self.observer.acted(Acted {
+            fault,
+            index: slot.index,
+            conn: self.id,
+            stream,
+            call: stream.and_then(|s| self.calls.get(&s).copied()),
+            method: stream.and_then(|s| self.methods.get(&s).cloned()),
+            touched,
+            what,
+        });
     }
 
     fn is_aborting(&self) -> bool {
@@ -237,8 +280,7 @@ impl Conn {
                 if let Err(what) = self.process(dir)
                     && !self.is_aborting()
                 {
-                    let detail = format!("conn {}: {}: {what}", self.id, dir.label());
-                    self.shared.trace.record(HOST, EventKind::ProtocolError { detail });
+                    self.observer.protocol_error(self.id, format!("{}: {what}", dir.label()));
                     self.closing = Some(Closing::Malformed);
                 }
             }
@@ -266,9 +308,14 @@ impl Conn {
     fn on_client_frame(&mut self, frame: Frame) -> Result<(), String> {
         let stream = frame.stream();
         if let Some(requests) = self.requests.as_mut()
-            && let Some((stream, Some(call))) = requests.read(&frame)?
+            && let Some(request) = requests.read(&frame)?
         {
-            self.calls.insert(stream, call);
+            if let Some(call) = request.call {
+                self.calls.insert(request.stream, call);
+            }
+            if let Some(method) = request.method.filter(|_| self.relay.follow_requests) {
+                self.methods.insert(request.stream, method);
+            }
         }
         match frame.kind() {
             kind::HEADERS => {
@@ -281,7 +328,7 @@ impl Conn {
                     self.streams_opened += 1;
                     self.open.insert(stream, StreamEnds::default());
                     if let Some(Slot { value: (after, every), .. }) =
-                        Slot::now(self.shared.plan.rst_stream.as_ref())
+                        Slot::now(self.plan.rst_stream.as_ref(), self.now_us())
                         && self.streams_opened.is_multiple_of(every)
                     {
                         if after == 0 {
@@ -408,9 +455,10 @@ impl Conn {
             self.give_back(Dir::ClientToServer, len);
             return Ok(());
         }
-        if let (Some(Slot { value: (after, _), .. }), Some(scanner)) =
-            (Slot::now(self.shared.plan.rst_stream.as_ref()), self.counting.get_mut(&stream))
-        {
+        if let (Some(Slot { value: (after, _), .. }), Some(scanner)) = (
+            Slot::now(self.plan.rst_stream.as_ref(), self.relay.clock.now_us()),
+            self.counting.get_mut(&stream),
+        ) {
             let data = frame.data()?;
             if let Some(cut) = end_of_message(scanner, data, after) {
                 // Cut right after the message (END_STREAM goes too: the reset follows).
@@ -442,16 +490,16 @@ impl Conn {
         self.counting.remove(&stream);
         self.inject(Dir::ServerToClient, Frame::rst_stream(stream, Reason::CANCEL.into()));
         self.inject(Dir::ClientToServer, Frame::rst_stream(stream, Reason::CANCEL.into()));
-        if let Some(slot) = self.shared.plan.rst_stream.as_ref() {
-            let detail = format!("conn {}: stream {stream} after {messages} messages", self.id);
-            self.shared.acted(slot, "rst-stream", self.stream_scope(stream), 1, detail);
+        if let Some(slot) = self.plan.rst_stream {
+            let what = format!("stream {stream} after {messages} messages");
+            self.acted(&slot, "rst-stream", Some(stream), 1, what);
         }
         self.stream_closed(stream);
     }
 
     /// Sends the client a GOAWAY once enough server frames went by.
     fn maybe_go_away(&mut self) {
-        let Some(slot) = Slot::now(self.shared.plan.go_away.as_ref()) else {
+        let Some(slot) = Slot::now(self.plan.go_away.as_ref(), self.now_us()) else {
             return;
         };
         let after = slot.value;
@@ -461,13 +509,12 @@ impl Conn {
         let last = self.highest_client_stream;
         self.inject(Dir::ServerToClient, Frame::go_away(last, Reason::NO_ERROR.into()));
         let watch: BTreeSet<u32> = self.open.range(..=last).map(|(stream, _)| *stream).collect();
-        let detail = format!(
-            "conn {}: after {} frames server->client, last stream {last}, {} stream(s) open",
-            self.id,
+        let what = format!(
+            "after {} frames server->client, last stream {last}, {} stream(s) open",
             self.frames_from_server,
             watch.len()
         );
-        self.shared.acted(&slot, "goaway", self.scope(), 1, detail);
+        self.acted(&slot, "goaway", None, 1, what);
         self.go_away = Some(GoAwaySent { watch, deadline: Instant::now() + GOAWAY_GRACE });
         self.check_drained();
     }
@@ -488,6 +535,8 @@ impl Conn {
     fn stream_closed(&mut self, stream: u32) {
         self.open.remove(&stream);
         self.counting.remove(&stream);
+        self.calls.remove(&stream);
+        self.methods.remove(&stream);
         self.check_drained();
     }
 
@@ -513,7 +562,8 @@ impl Conn {
     /// The reorder stage: holds DATA frames, lets anything else through after
     /// flushing what is held.
     fn forward(&mut self, dir: Dir, frame: Frame) {
-        if let Some(Slot { value: (window, _), .. }) = Slot::now(self.shared.plan.frame_reorder.as_ref())
+        if let Some(Slot { value: (window, _), .. }) =
+            Slot::now(self.plan.frame_reorder.as_ref(), self.now_us())
             && frame.kind() == kind::DATA
         {
             if self.lane(dir).hold(frame, window) {
@@ -531,16 +581,15 @@ impl Conn {
         let (lane, rng) = self.lane_and_rng(dir);
         let released = lane.release(rng);
         if let Some((arrival, sent)) = released.reordered
-            && let Some(slot) = self.shared.plan.frame_reorder.as_ref()
+            && let Some(slot) = self.plan.frame_reorder
         {
             let n = overtook(&arrival, &sent);
-            let detail = format!(
-                "conn {}: {} DATA frames {}: streams {arrival:?} sent as {sent:?}, {n} overtook",
-                self.id,
+            let what = format!(
+                "{} DATA frames {}: streams {arrival:?} sent as {sent:?}, {n} overtook",
                 dir.label(),
                 sent.len()
             );
-            self.shared.acted(slot, "frame-reorder", self.scope(), n as u64, detail);
+            self.acted(&slot, "frame-reorder", None, n as u64, what);
         }
         for frame in released.frames {
             self.output(dir, frame);
@@ -555,7 +604,7 @@ impl Conn {
         }
         let len = frame.0.len() as u64;
         if dir == Dir::ServerToClient
-            && let Some(slot) = Slot::now(self.shared.plan.connection_reset.as_ref())
+            && let Some(slot) = Slot::now(self.plan.connection_reset.as_ref(), self.now_us())
             && self.s2c.bytes_out + len >= slot.value
         {
             // A connection already past the limit when the fault's window opens is cut at once.
@@ -565,8 +614,8 @@ impl Conn {
                 self.send(dir, frame.0.slice(..cut));
             }
             self.s2c.bytes_out = limit;
-            let detail = format!("conn {}: after {limit} bytes server->client", self.id);
-            self.shared.acted(&slot, "connection-reset", self.scope(), 1, detail);
+            let what = format!("after {limit} bytes server->client");
+            self.acted(&slot, "connection-reset", None, 1, what);
             self.closing = Some(Closing::Reset);
             return;
         }
@@ -583,18 +632,14 @@ impl Conn {
     /// Queues bytes for the writer, delayed when `frame-delay` is on.
     fn send(&mut self, dir: Dir, bytes: Bytes) {
         let mut at = None;
-        if let Some(slot) = Slot::now(self.shared.plan.frame_delay.as_ref()) {
+        if let Some(slot) = Slot::now(self.plan.frame_delay.as_ref(), self.now_us()) {
             let max = slot.value;
             let (lane, rng) = self.lane_and_rng(dir);
             let (release, first) = lane.delay(rng, max);
             at = Some(release);
             if let Some(delay) = first {
-                let detail = format!(
-                    "conn {}: {} frames delayed up to {max} ms (first by {delay} ms)",
-                    self.id,
-                    dir.label()
-                );
-                self.shared.acted(&slot, "frame-delay", self.scope(), 1, detail);
+                let what = format!("{} frames delayed up to {max} ms (first by {delay} ms)", dir.label());
+                self.acted(&slot, "frame-delay", None, 1, what);
             }
         }
         self.lane(dir).queue(at, bytes);
@@ -602,7 +647,7 @@ impl Conn {
 
     /// When the reorder timer or the GOAWAY grace next expires.
     fn next_deadline(&self) -> Option<Instant> {
-        let reorder = self.shared.plan.frame_reorder.map(|slot| slot.value.1);
+        let reorder = self.plan.frame_reorder.map(|slot| slot.value.1);
         let held = [&self.c2s, &self.s2c]
             .into_iter()
             .filter_map(|lane| reorder.and_then(|max| lane.hold_deadline(max)));
@@ -611,7 +656,7 @@ impl Conn {
 
     fn on_timer(&mut self) {
         let now = Instant::now();
-        if let Some(Slot { value: (_, max), .. }) = self.shared.plan.frame_reorder {
+        if let Some(Slot { value: (_, max), .. }) = self.plan.frame_reorder {
             for dir in [Dir::ClientToServer, Dir::ServerToClient] {
                 if self.lane(dir).hold_deadline(max).is_some_and(|at| at <= now) {
                     self.flush(dir);

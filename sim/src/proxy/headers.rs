@@ -106,6 +106,16 @@ impl HeaderMirror {
     }
 }
 
+/// What a request's header block says, as far as the proxy cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Request {
+    pub(super) stream: u32,
+    /// Its `faultline-call` metadata (the simulator's calls carry it).
+    pub(super) call: Option<u64>,
+    /// Its `:path`: the gRPC method.
+    pub(super) method: Option<String>,
+}
+
 /// The client's request header blocks, read for the call each stream carries. Client blocks
 /// are only read: they pass on unchanged, whatever happens here.
 #[derive(Debug, Default)]
@@ -116,9 +126,8 @@ pub(super) struct RequestHeaders {
 }
 
 impl RequestHeaders {
-    /// Reads a client HEADERS or CONTINUATION frame; once a block is whole, returns its stream
-    /// and the call its `faultline-call` metadata names, if any.
-    pub(super) fn read(&mut self, frame: &Frame) -> Result<Option<(u32, Option<u64>)>, String> {
+    /// Reads a client HEADERS or CONTINUATION frame; once a block is whole, returns what it says.
+    pub(super) fn read(&mut self, frame: &Frame) -> Result<Option<Request>, String> {
         match frame.kind() {
             kind::HEADERS => {
                 if self.open.is_some() {
@@ -144,12 +153,12 @@ impl RequestHeaders {
             return Ok(None);
         };
         let decoded = self.decoder.decode(&fragment).map_err(|e| format!("HPACK: {e}"))?;
-        let call = decoded
-            .fields
-            .iter()
-            .find(|f| f.name == crate::server::CALL_ID.as_bytes())
-            .and_then(|f| std::str::from_utf8(&f.value).ok()?.parse().ok());
-        Ok(Some((stream, call)))
+        let value = |name: &[u8]| {
+            let field = decoded.fields.iter().find(|f| f.name == name)?;
+            String::from_utf8(field.value.clone()).ok()
+        };
+        let call = value(crate::server::CALL_ID.as_bytes()).and_then(|call| call.parse().ok());
+        Ok(Some(Request { stream, call, method: value(b":path") }))
     }
 }
 
@@ -202,12 +211,16 @@ mod tests {
         let (head, tail) = block.split_at(4);
         assert_eq!(requests.read(&Frame::new(kind::HEADERS, 0, 1, head)).unwrap(), None);
         let last = Frame::new(kind::CONTINUATION, flag::END_HEADERS, 1, tail);
-        assert_eq!(requests.read(&last).unwrap(), Some((1, Some(42))));
+        let request = |stream, call, method: Option<&str>| {
+            Some(Request { stream, call, method: method.map(str::to_owned) })
+        };
+        assert_eq!(requests.read(&last).unwrap(), request(1, Some(42), None));
         // The next request refers to the indexed entry (62): the mirror kept the table.
-        let again = Frame::new(kind::HEADERS, flag::END_HEADERS, 3, &[0x83, 0xbe]);
-        assert_eq!(requests.read(&again).unwrap(), Some((3, Some(42))));
+        // `:path: /index.html` is static entry 5.
+        let again = Frame::new(kind::HEADERS, flag::END_HEADERS, 3, &[0x83, 0xbe, 0x85]);
+        assert_eq!(requests.read(&again).unwrap(), request(3, Some(42), Some("/index.html")));
         let plain = Frame::new(kind::HEADERS, flag::END_HEADERS, 5, &[0x83]);
-        assert_eq!(requests.read(&plain).unwrap(), Some((5, None)));
+        assert_eq!(requests.read(&plain).unwrap(), request(5, None, None));
     }
 
     #[test]

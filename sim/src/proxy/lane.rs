@@ -3,6 +3,8 @@
 //! the delay and the writer task.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,14 +12,18 @@ use faultline_wire::frame::{Frame, FrameReader, flag, kind};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
-use turmoil::net::tcp::OwnedWriteHalf;
 
+use super::transport::WriteHalf;
 use crate::net::LinkMeter;
 
 /// How much to read at a time.
 pub(super) const READ_CHUNK: usize = 16 * 1024;
+
+/// How many bytes a lane may hold for its writer before the proxy stops reading the lane's
+/// sender: a receiver that does not read costs at most this much (plus one frame).
+pub(super) const MAX_BACKLOG: usize = 1 << 20;
 
 /// A direction of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,27 +42,50 @@ impl Dir {
     }
 }
 
-/// Bytes for a writer task, to be written at `at` (or at once).
+/// What a writer task is given.
 #[derive(Debug)]
-pub(super) struct Out {
-    at: Option<Instant>,
-    bytes: Bytes,
+pub(super) enum Out {
+    /// Bytes to write at `at` (or at once).
+    Bytes { at: Option<Instant>, bytes: Bytes },
+    /// Close the socket with a reset where the transport can, after what came before.
+    Reset,
+}
+
+/// What a lane and its writer task share: the bytes queued and not yet written, and a
+/// wake-up for the connection task when some were.
+#[derive(Debug, Default)]
+pub(super) struct Backlog {
+    bytes: AtomicUsize,
+    written: Arc<Notify>,
 }
 
 /// Writes queued bytes in order, each no earlier than its release time, counting them in
-/// `meter`; closes the socket when the queue is closed and drained.
-pub(super) async fn write_loop(
-    mut half: OwnedWriteHalf,
+/// `meter`; closes the socket when the queue is closed and drained, or resets it on
+/// [`Out::Reset`].
+pub(super) async fn write_loop<W: WriteHalf>(
+    mut half: W,
     mut queue: mpsc::UnboundedReceiver<Out>,
+    backlog: Arc<Backlog>,
     meter: Option<LinkMeter>,
 ) {
-    while let Some(Out { at, bytes }) = queue.recv().await {
+    while let Some(out) = queue.recv().await {
+        let Out::Bytes { at, bytes } = out else {
+            if let Err(mut half) = half.reset() {
+                let _ = half.shutdown().await;
+            }
+            return;
+        };
         if let Some(at) = at {
             tokio::time::sleep_until(at).await;
         }
         if half.write_all(&bytes).await.is_err() {
+            // Nothing queued will be written: the connection task must not wait for it.
+            backlog.bytes.store(0, Ordering::Relaxed);
+            backlog.written.notify_one();
             return;
         }
+        backlog.bytes.fetch_sub(bytes.len(), Ordering::Relaxed);
+        backlog.written.notify_one();
         if let Some(meter) = &meter {
             meter.wrote(bytes.len());
         }
@@ -105,6 +134,8 @@ pub(super) struct Lane {
     pub(super) input: FrameReader,
     /// The writer task's queue.
     out: mpsc::UnboundedSender<Out>,
+    /// Shared with the writer task.
+    backlog: Arc<Backlog>,
     /// DATA frames held for reordering, in arrival order.
     held: Vec<Frame>,
     /// When the oldest held frame arrived.
@@ -122,11 +153,19 @@ pub(super) struct Lane {
     pub(super) bytes_out: u64,
 }
 
+impl Backlog {
+    /// A backlog whose writes wake `written`.
+    pub(super) fn new(written: Arc<Notify>) -> Arc<Self> {
+        Arc::new(Self { bytes: AtomicUsize::new(0), written })
+    }
+}
+
 impl Lane {
-    pub(super) fn new(input: FrameReader, out: mpsc::UnboundedSender<Out>) -> Self {
+    pub(super) fn new(input: FrameReader, out: mpsc::UnboundedSender<Out>, backlog: Arc<Backlog>) -> Self {
         Self {
             input,
             out,
+            backlog,
             held: Vec::new(),
             held_since: None,
             last_release: None,
@@ -139,8 +178,21 @@ impl Lane {
 
     /// Hands bytes to the writer task, to be written at `at` (or at once).
     pub(super) fn queue(&self, at: Option<Instant>, bytes: Bytes) {
+        self.backlog.bytes.fetch_add(bytes.len(), Ordering::Relaxed);
         // A closed queue means the writer gave up on its socket: the bytes have nowhere to go.
-        let _ = self.out.send(Out { at, bytes });
+        if self.out.send(Out::Bytes { at, bytes }).is_err() {
+            self.backlog.bytes.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the writer is so far behind that the lane's sender must wait.
+    pub(super) fn is_full(&self) -> bool {
+        self.backlog.bytes.load(Ordering::Relaxed) >= MAX_BACKLOG
+    }
+
+    /// Has the writer reset its socket after writing what is queued.
+    pub(super) fn reset(&self) {
+        let _ = self.out.send(Out::Reset);
     }
 
     /// Notes a frame leaving through the writer: counts its bytes and follows header blocks.

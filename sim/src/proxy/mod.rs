@@ -1,15 +1,20 @@
-//! A gRPC-aware fault proxy: a turmoil host between client and server that
-//! reads both directions of every connection as HTTP/2 frames and injects
-//! faults at frame level (RST_STREAM after the N-th message, GOAWAY,
-//! connection reset mid-stream, frame reordering across streams, frame delay).
+//! A gRPC-aware fault proxy between client and server that reads both directions of every
+//! connection as HTTP/2 frames and injects faults at frame level (RST_STREAM after the N-th
+//! message, GOAWAY, connection reset mid-stream, frame reordering across streams, frame
+//! delay). The same code runs as a turmoil host in the simulator ([`Proxy`]) and on real TCP
+//! (`faultline proxy`, through [`Relay`]): it is generic over the sockets, and its time is
+//! tokio's, which turmoil simulates.
 //!
 //! # Layout
 //!
-//! * this module: [`Proxy`] and the accept loop;
+//! * this module: [`Relay`] (what the connections of one proxy share, and serving one),
+//!   [`Proxy`] (the simulator's host: the accept loop on turmoil);
 //! * `plan`: the faults of a proxy, one slot per kind, each with its window;
 //! * `conn`: one connection's state machine (streams, resets, GOAWAY, closing);
-//! * `lane`: one direction's output (reorder buffer, delay, writer task);
-//! * `headers` and `hpack`: following the server's header blocks (below).
+//! * `lane`: one direction's output (reorder buffer, delay, writer task, backlog);
+//! * `headers` and `hpack`: following the server's header blocks (below);
+//! * `transport`: what differs between turmoil and real TCP (resets, the clock);
+//! * `report`: what connections report, and the simulator's trace of it.
 //!
 //! Frames and gRPC messages are read with `faultline_wire`; error codes are
 //! `h2::Reason`'s.
@@ -22,13 +27,17 @@
 //! 24-bit length, type, flags, 31-bit stream id) and forwards them whole, in
 //! order, through a per-direction pipeline: *fault logic → reorder buffer →
 //! delay → writer task*. Writers run as their own tasks, so a slow peer never
-//! blocks reading the other one. Frames of unknown types are forwarded
-//! untouched.
+//! blocks reading the other one; but a lane holds at most about 1 MiB for its
+//! writer, beyond which the proxy stops reading that lane's sender until the
+//! writer catches up (a peer that does not read costs bounded memory, and
+//! HTTP/2 flow control then does the rest). Frames of unknown types are
+//! forwarded untouched.
 //!
 //! # Determinism
 //!
 //! All randomness comes from the world's random stream of the proxy host, one
-//! stream per connection (its index, 0, 1, ... in accept order).
+//! stream per connection (its index, 0, 1, ... in accept order); a real proxy
+//! seeds the same way from its `--seed`.
 //! Time is tokio's, which turmoil simulates; every map is a `BTreeMap`; the
 //! connection task polls its sockets in a fixed (`biased`) order.
 //!
@@ -68,13 +77,18 @@
 //! When either side closes (EOF or error), everything already read is
 //! forwarded, then both sockets are closed. Garbage (a wrong preface, a
 //! malformed frame the proxy has to look into, an interrupted header block)
-//! closes both sockets at once and records a `ProtocolError` event. turmoil has no way to send a TCP RST on purpose: a closed socket
-//! reaches the peer as EOF, or as a reset when the proxy left bytes unread.
+//! closes both sockets at once and reports a protocol error. `connection-reset` delivers
+//! the cut, then closes the client's socket with a TCP RST on real TCP; turmoil has no way
+//! to send one on purpose: there a closed socket reaches the peer as EOF, or as a reset when
+//! the proxy left bytes unread.
 //!
 //! # Schedule and trace
 //!
-//! Each fault acts only inside its window of the run's schedule. Every time one
-//! touches traffic it is recorded as an `Acted` fault event on the proxy's host,
+//! Each fault acts only inside its window of the run's schedule (a real proxy's
+//! windows count from its start, or from when a fault was added at run time, and
+//! its plan may change while connections are open: each connection takes the new
+//! plan before its next read). Every time one
+//! touches traffic it is reported as [`Acted`]; the simulator records it as an `Acted` fault event on the proxy's host,
 //! scoped to the stream's call when the proxy knows it (it reads the
 //! `faultline-call` metadata of each request while `rst-stream` is configured)
 //! and to the client's connection otherwise, with how much it touched: streams
@@ -86,9 +100,13 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rand_chacha::ChaCha8Rng;
+use tokio::io::AsyncRead;
+use tokio::sync::watch;
+
 use crate::fault::TimedFault;
-use crate::net::{self, Traffic};
-use crate::trace::{EventKind, FaultEvent, Phase, Scope, Trace};
+use crate::net::{self, LinkMeter, Traffic};
+use crate::trace::{EventKind, Trace};
 use crate::world::World;
 
 mod conn;
@@ -96,8 +114,12 @@ mod headers;
 mod hpack;
 mod lane;
 mod plan;
+mod report;
+mod transport;
 
-use plan::{Plan, Slot};
+pub use plan::Plan;
+pub use report::{Acted, Observer, TraceObserver};
+pub use transport::{Clock, WriteHalf};
 
 /// How long a connection may live after the proxy sent it a GOAWAY.
 pub const GOAWAY_GRACE: Duration = Duration::from_secs(1);
@@ -126,37 +148,80 @@ impl Proxy {
     /// accepting fails.
     pub async fn run(self) -> io::Result<()> {
         let listener = net::bind_grpc().await?;
-        let shared = Arc::new(Shared {
-            plan: Plan::new(&self.faults),
-            upstream: self.upstream,
-            world: self.world,
-            trace: self.trace,
-            traffic: self.traffic,
-        });
+        // The plan never changes in a simulation: the sender goes at once.
+        let (relay, _) = Relay::new(Plan::new(&self.faults), Clock::Simulated, false);
+        let to = self.upstream.rsplit_once(':').map_or(self.upstream.as_str(), |(host, _)| host).to_owned();
         let mut next_id = 0u64;
         loop {
             let (client, peer) = listener.accept().await?;
             let id = next_id;
             next_id += 1;
-            tokio::spawn(conn::serve(Arc::clone(&shared), id, client, net::host_of(peer)));
+            let client_host = net::host_of(peer);
+            let (relay, upstream, to) = (relay.clone(), self.upstream.clone(), to.clone());
+            let (world, trace, traffic) = (self.world.clone(), self.trace.clone(), self.traffic.clone());
+            tokio::spawn(async move {
+                let server = turmoil::net::TcpStream::connect(upstream.as_str()).await;
+                trace.record(HOST, EventKind::Connect { to, ok: server.is_ok() });
+                let Ok(server) = server else {
+                    return;
+                };
+                let connection = Connection {
+                    id,
+                    client: client.into_split(),
+                    upstream: server.into_split(),
+                    rng: world.rng(HOST, id),
+                    client_meter: Some(traffic.meter(HOST, &client_host)),
+                    observer: Box::new(TraceObserver { trace, client: client_host }),
+                };
+                relay.serve(connection).await;
+            });
         }
     }
 }
 
-/// What every connection task of one proxy shares.
+/// What the connections of one proxy share: its faults (a plan that may change while it
+/// runs), the clock their windows count on, and whether to follow every request.
 #[derive(Debug)]
-struct Shared {
-    plan: Plan,
-    upstream: String,
-    world: World,
-    trace: Trace,
-    traffic: Traffic,
+pub struct Relay {
+    plans: watch::Receiver<Arc<Plan>>,
+    clock: Clock,
+    follow_requests: bool,
 }
 
-impl Shared {
-    /// Records that the fault of `slot` acted on `scope`, touching `touched` units of traffic.
-    fn acted<T>(&self, slot: &Slot<T>, fault: &'static str, scope: Scope, touched: u64, detail: String) {
-        let event = FaultEvent { fault, index: slot.index, phase: Phase::Acted, touched, scope, detail };
-        self.trace.record(HOST, EventKind::Fault(event));
+/// One connection to proxy: both sockets' halves and what is particular to it.
+pub struct Connection<CR, CW, SR, SW> {
+    /// Its number, from 0 in accept order.
+    pub id: u64,
+    /// The client's socket, read and write halves.
+    pub client: (CR, CW),
+    /// The upstream server's socket.
+    pub upstream: (SR, SW),
+    /// Its randomness (reordering, delays).
+    pub rng: ChaCha8Rng,
+    /// Where its faults are reported.
+    pub observer: Box<dyn Observer>,
+    /// Counts the bytes written to the client, if anything needs them.
+    pub client_meter: Option<LinkMeter>,
+}
+
+impl Relay {
+    /// A relay with `plan`, and the sender that replaces it while connections run. With
+    /// `follow_requests` every request's header block is decoded (so faults report their
+    /// stream's method, and `rst-stream` may be added at run time); otherwise only while
+    /// `rst-stream` is planned when a connection opens.
+    pub fn new(plan: Plan, clock: Clock, follow_requests: bool) -> (Arc<Self>, watch::Sender<Arc<Plan>>) {
+        let (plans, receiver) = watch::channel(Arc::new(plan));
+        (Arc::new(Self { plans: receiver, clock, follow_requests }), plans)
+    }
+
+    /// Proxies one connection until both sides are closed.
+    pub async fn serve<CR, CW, SR, SW>(self: Arc<Self>, connection: Connection<CR, CW, SR, SW>)
+    where
+        CR: AsyncRead + Send + Unpin + 'static,
+        CW: WriteHalf,
+        SR: AsyncRead + Send + Unpin + 'static,
+        SW: WriteHalf,
+    {
+        conn::serve(self, connection).await;
     }
 }
