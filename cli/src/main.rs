@@ -4,6 +4,7 @@
 mod client;
 mod conformance;
 mod exit;
+mod proxy;
 mod serve;
 mod sweep;
 mod table;
@@ -40,6 +41,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run the tutorial's client against a server over real TCP.
     Client(client::ClientArgs),
+    /// Proxy real gRPC traffic (h2c) to a server, injecting a scenario's proxy faults.
+    Proxy(proxy::ProxyArgs),
     /// Run the grpcio conformance transcripts against the Rust server and client; print a table.
     Conformance(conformance::ConformanceArgs),
 }
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
         match command {
             Command::Serve(args) => serve::run(args).await,
             Command::Client(args) => client::run(args).await,
+            Command::Proxy(args) => proxy::run(args).await,
             Command::Run(_) | Command::Replay(_) | Command::List | Command::Conformance(_) => {
                 unreachable!("handled above")
             }

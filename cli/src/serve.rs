@@ -148,7 +148,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
 /// Ctrl-C and SIGTERM, listened for from the moment they are installed: before the
 /// `listening on` line, so a signal sent as soon as that line is read is never lost to the
 /// default action (which would kill the process instead of shutting it down).
-struct ShutdownSignals {
+pub(crate) struct ShutdownSignals {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -156,7 +156,7 @@ struct ShutdownSignals {
 }
 
 impl ShutdownSignals {
-    fn install() -> io::Result<Self> {
+    pub(crate) fn install() -> io::Result<Self> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -170,7 +170,7 @@ impl ShutdownSignals {
     }
 
     /// Resolves on the first signal.
-    async fn recv(mut self) {
+    pub(crate) async fn recv(mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.interrupt.recv() => {}

@@ -115,6 +115,8 @@ mod hpack;
 mod lane;
 mod plan;
 mod report;
+#[cfg(test)]
+mod tests;
 mod transport;
 
 pub use plan::Plan;

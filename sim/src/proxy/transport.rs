@@ -21,6 +21,9 @@ pub trait WriteHalf: AsyncWrite + Send + Unpin + Sized + 'static {
 
 impl WriteHalf for turmoil::net::tcp::OwnedWriteHalf {}
 
+/// Any stream split with `tokio::io::split` (in-memory pipes in tests): no resets.
+impl<T: AsyncWrite + Send + 'static> WriteHalf for tokio::io::WriteHalf<T> {}
+
 impl WriteHalf for tokio::net::tcp::OwnedWriteHalf {
     fn reset(self) -> Result<(), Self> {
         // SO_LINGER 0 makes the close send RST; `forget` leaves the close to the read half
