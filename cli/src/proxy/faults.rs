@@ -126,13 +126,13 @@ impl Faults {
 
 #[cfg(test)]
 mod tests {
-    use faultline_sim::proxy::Relay;
+    use faultline_sim::proxy::{Mode, Relay};
 
     use super::*;
 
     fn faults() -> Faults {
-        let (_, plans) = Relay::new(Plan::default(), Clock::Since(tokio::time::Instant::now()), true);
-        Faults::new(Clock::Since(tokio::time::Instant::now()), plans)
+        let (relay, plans) = Relay::new(Plan::default(), Mode::Live(tokio::time::Instant::now()));
+        Faults::new(relay.clock(), plans)
     }
 
     fn new(fault: Fault) -> NewFault {

@@ -15,7 +15,7 @@ use anyhow::{Context as _, anyhow};
 use clap::Args;
 use faultline_sim::Scenario;
 use faultline_sim::fault::Injector;
-use faultline_sim::proxy::{Clock, Connection, Plan, Relay};
+use faultline_sim::proxy::{Connection, Mode, Plan, Relay};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use serde_json::json;
@@ -114,10 +114,9 @@ pub async fn run(args: ProxyArgs) -> Result<(), Failure> {
     let local = listener.local_addr().map_err(|e| Failure::environment(e.into()))?;
 
     let start = Instant::now();
-    let clock = Clock::Since(start);
     let log = Log { start };
-    let (relay, plans) = Relay::new(Plan::default(), clock, true);
-    let mut faults = Faults::new(clock, plans);
+    let (relay, plans) = Relay::new(Plan::default(), Mode::Live(start));
+    let mut faults = Faults::new(relay.clock(), plans);
     for new in file_faults.unwrap_or_default() {
         faults.add(new).map_err(|e| {
             Failure::environment(anyhow!("{}: {e}", args.file.as_deref().unwrap_or(Path::new("")).display()))

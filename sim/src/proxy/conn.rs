@@ -76,7 +76,7 @@ struct Conn {
     go_away: Option<GoAwaySent>,
     /// Only with `rst-stream`, the one fault that drops header blocks.
     headers: Option<HeaderMirror>,
-    /// Only with `rst-stream` (or a relay that follows requests): the client's request
+    /// Only with `rst-stream` (or a live relay): the client's request
     /// blocks, and the call and method of each open stream.
     requests: Option<RequestHeaders>,
     calls: BTreeMap<u32, u64>,
@@ -99,13 +99,19 @@ where
     let (to_server, server_queue) = mpsc::unbounded_channel();
     let written = Arc::new(Notify::new());
     let (client_backlog, server_backlog) = (Backlog::new(written.clone()), Backlog::new(written.clone()));
-    let client_writer =
-        tokio::spawn(write_loop(client_write, client_queue, client_backlog.clone(), client_meter));
-    let server_writer = tokio::spawn(write_loop(server_write, server_queue, server_backlog.clone(), None));
+    let client_writer = tokio::spawn(write_loop(
+        client_write,
+        client_queue,
+        client_backlog.clone(),
+        client_meter,
+        relay.live,
+    ));
+    let server_writer =
+        tokio::spawn(write_loop(server_write, server_queue, server_backlog.clone(), None, relay.live));
 
     let mut plans = relay.plans.clone();
     let plan = plans.borrow_and_update().clone();
-    let mirror = plan.rst_stream.is_some() || relay.follow_requests;
+    let mirror = plan.rst_stream.is_some() || relay.live;
     let mut conn = Conn {
         relay,
         id,
@@ -313,7 +319,7 @@ impl Conn {
             if let Some(call) = request.call {
                 self.calls.insert(request.stream, call);
             }
-            if let Some(method) = request.method.filter(|_| self.relay.follow_requests) {
+            if let Some(method) = request.method.filter(|_| self.relay.live) {
                 self.methods.insert(request.stream, method);
             }
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use faultline_wire::frame::{Frame, FrameReader, flag, kind};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -59,17 +59,30 @@ pub(super) struct Backlog {
     written: Arc<Notify>,
 }
 
+/// The most bytes one coalesced write carries.
+const MAX_COALESCED: usize = 64 * 1024;
+
 /// Writes queued bytes in order, each no earlier than its release time, counting them in
 /// `meter`; closes the socket when the queue is closed and drained, or resets it on
-/// [`Out::Reset`].
+/// [`Out::Reset`]. With `coalesce`, bytes due now that are queued together go out in one write.
 pub(super) async fn write_loop<W: WriteHalf>(
     mut half: W,
     mut queue: mpsc::UnboundedReceiver<Out>,
     backlog: Arc<Backlog>,
     meter: Option<LinkMeter>,
+    coalesce: bool,
 ) {
-    while let Some(out) = queue.recv().await {
-        let Out::Bytes { at, bytes } = out else {
+    let mut next = None;
+    let mut batch = BytesMut::new();
+    loop {
+        let out = match next.take() {
+            Some(out) => out,
+            None => match queue.recv().await {
+                Some(out) => out,
+                None => break,
+            },
+        };
+        let Out::Bytes { at, mut bytes } = out else {
             if let Err(mut half) = half.reset() {
                 let _ = half.shutdown().await;
             }
@@ -77,6 +90,25 @@ pub(super) async fn write_loop<W: WriteHalf>(
         };
         if let Some(at) = at {
             tokio::time::sleep_until(at).await;
+        } else if coalesce {
+            while bytes.len() + batch.len() < MAX_COALESCED {
+                match queue.try_recv() {
+                    Ok(Out::Bytes { at: None, bytes: more }) => {
+                        if batch.is_empty() {
+                            batch.extend_from_slice(&bytes);
+                        }
+                        batch.extend_from_slice(&more);
+                    }
+                    Ok(other) => {
+                        next = Some(other);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                bytes = batch.split().freeze();
+            }
         }
         if half.write_all(&bytes).await.is_err() {
             // Nothing queued will be written: the connection task must not wait for it.

@@ -103,6 +103,7 @@ use std::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use tokio::io::AsyncRead;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::fault::TimedFault;
 use crate::net::{self, LinkMeter, Traffic};
@@ -151,7 +152,7 @@ impl Proxy {
     pub async fn run(self) -> io::Result<()> {
         let listener = net::bind_grpc().await?;
         // The plan never changes in a simulation: the sender goes at once.
-        let (relay, _) = Relay::new(Plan::new(&self.faults), Clock::Simulated, false);
+        let (relay, _) = Relay::new(Plan::new(&self.faults), Mode::Simulated);
         let to = self.upstream.rsplit_once(':').map_or(self.upstream.as_str(), |(host, _)| host).to_owned();
         let mut next_id = 0u64;
         loop {
@@ -181,13 +182,26 @@ impl Proxy {
     }
 }
 
+/// How a relay runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Mode {
+    /// As the simulator's host: windows on simulated time; requests' header blocks read only
+    /// while `rst-stream` is planned when a connection opens; each frame written on its own
+    /// (a run's trace depends on all three).
+    Simulated,
+    /// Between real peers: windows count from this instant; every request's header block is
+    /// read (faults report their stream's method, and `rst-stream` may be added at run
+    /// time); whatever is ready for a peer goes out in one write.
+    Live(Instant),
+}
+
 /// What the connections of one proxy share: its faults (a plan that may change while it
-/// runs), the clock their windows count on, and whether to follow every request.
+/// runs) and how it runs.
 #[derive(Debug)]
 pub struct Relay {
     plans: watch::Receiver<Arc<Plan>>,
     clock: Clock,
-    follow_requests: bool,
+    live: bool,
 }
 
 /// One connection to proxy: both sockets' halves and what is particular to it.
@@ -207,13 +221,19 @@ pub struct Connection<CR, CW, SR, SW> {
 }
 
 impl Relay {
-    /// A relay with `plan`, and the sender that replaces it while connections run. With
-    /// `follow_requests` every request's header block is decoded (so faults report their
-    /// stream's method, and `rst-stream` may be added at run time); otherwise only while
-    /// `rst-stream` is planned when a connection opens.
-    pub fn new(plan: Plan, clock: Clock, follow_requests: bool) -> (Arc<Self>, watch::Sender<Arc<Plan>>) {
+    /// A relay with `plan`, and the sender that replaces it while connections run.
+    pub fn new(plan: Plan, mode: Mode) -> (Arc<Self>, watch::Sender<Arc<Plan>>) {
         let (plans, receiver) = watch::channel(Arc::new(plan));
-        (Arc::new(Self { plans: receiver, clock, follow_requests }), plans)
+        let (clock, live) = match mode {
+            Mode::Simulated => (Clock::Simulated, false),
+            Mode::Live(start) => (Clock::Since(start), true),
+        };
+        (Arc::new(Self { plans: receiver, clock, live }), plans)
+    }
+
+    /// The clock fault windows count on.
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// Proxies one connection until both sides are closed.

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 use tokio::time::{Instant, timeout};
 
 use super::lane::MAX_BACKLOG;
-use super::{Acted, Clock, Connection, Observer, Plan, Relay};
+use super::{Acted, Connection, Mode, Observer, Plan, Relay};
 
 /// Reports nothing (these tests inject no faults).
 struct Quiet;
@@ -27,7 +27,7 @@ fn relay() -> (DuplexStream, DuplexStream) {
     const PIPE: usize = 64 * 1024;
     let (client, client_end) = duplex(PIPE);
     let (server, server_end) = duplex(PIPE);
-    let (relay, _) = Relay::new(Plan::default(), Clock::Since(Instant::now()), true);
+    let (relay, _) = Relay::new(Plan::default(), Mode::Live(Instant::now()));
     let connection = Connection {
         id: 0,
         client: tokio::io::split(client_end),
