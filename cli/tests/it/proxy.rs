@@ -12,7 +12,9 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 use crate::support::{Server, faultline, run, stderr};
-use crate::wire::{PATIENCE, PREFACE, call, closed, frame, framed, h2_connect, kind, start, within};
+use crate::wire::{
+    PATIENCE, PREFACE, call, closed, frame, frame_raw, framed, h2_connect, kind, start, within,
+};
 
 const GET_FEATURE: &str = "/routeguide.RouteGuide/GetFeature";
 const LIST_FEATURES: &str = "/routeguide.RouteGuide/ListFeatures";
@@ -285,12 +287,15 @@ async fn garbage_from_either_side_closes_only_its_connection() {
     let server = Server::start("all");
     let mut proxy = Proxy::start(&server.addr, &[]);
     let mut bystander = h2_connect(&proxy.addr).await;
-    let garbage: [&[u8]; 3] = [
+    let garbage: [&[u8]; 4] = [
         b"GET / HTTP/1.1\r\nhost: x\r\n\r\n",
         // A HEADERS frame on stream 0.
         &[PREFACE.as_slice(), &frame(kind::HEADERS, 0x4, 0, &[0x88])].concat(),
         // A header block the proxy's HPACK decoder must reject: index 0.
         &[PREFACE.as_slice(), &frame(kind::HEADERS, 0x4, 1, &[0x80])].concat(),
+        // A frame header announcing 16 MiB - 1 to a server that accepts 16 KiB: refused before
+        // the proxy buffers any of it.
+        &[PREFACE.as_slice(), &frame_raw((1 << 24) - 1, kind::DATA, 0, 1, &[])].concat(),
     ];
     for bytes in garbage {
         let mut tcp = within("connect", tokio::net::TcpStream::connect(&proxy.addr)).await.unwrap();

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::headers::{HeaderMirror, RequestHeaders};
-use super::lane::{Backlog, Dir, Lane, READ_CHUNK, overtook, write_loop};
+use super::lane::{Backlog, DEFAULT_MAX_FRAME, Dir, Lane, READ_CHUNK, overtook, write_loop};
 use super::plan::{Plan, Slot};
 use super::report::{Acted, Observer};
 use super::transport::WriteHalf;
@@ -134,6 +134,8 @@ where
         methods: BTreeMap::new(),
         closing: None,
     };
+    // The server's bytes have no preface: frames from the first byte.
+    conn.s2c.framed = true;
 
     let closing = loop {
         if let Some(closing) = conn.closing {
@@ -296,19 +298,46 @@ impl Conn {
     /// Cuts the bytes read so far into frames and handles each whole one.
     fn process(&mut self, dir: Dir) -> Result<(), String> {
         while !self.is_aborting() {
+            if let Some(error) = self.lane(dir).oversized() {
+                return Err(error);
+            }
             let Some(unit) = self.lane(dir).input.next_unit()? else {
                 return Ok(());
             };
             match unit {
                 // The preface passes no fault stage: no fault is about it.
-                Unit::Preface(bytes) => self.lane(dir).queue(None, bytes),
-                Unit::Frame(frame) => match dir {
-                    Dir::ClientToServer => self.on_client_frame(frame)?,
-                    Dir::ServerToClient => self.on_server_frame(frame)?,
-                },
+                Unit::Preface(bytes) => {
+                    self.lane(dir).framed = true;
+                    self.lane(dir).queue(None, bytes);
+                }
+                Unit::Frame(frame) => {
+                    self.note_settings(dir, &frame);
+                    match dir {
+                        Dir::ClientToServer => self.on_client_frame(frame)?,
+                        Dir::ServerToClient => self.on_server_frame(frame)?,
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    /// A peer's SETTINGS_MAX_FRAME_SIZE bounds the frames the other lane may carry to it.
+    fn note_settings(&mut self, from: Dir, frame: &Frame) {
+        if frame.kind() != kind::SETTINGS || frame.has(flag::ACK) {
+            return;
+        }
+        for setting in frame.payload().chunks_exact(6) {
+            if setting[..2] == [0, 5] {
+                let value = u32::from_be_bytes([setting[2], setting[3], setting[4], setting[5]]);
+                let max = usize::try_from(value).unwrap_or(usize::MAX).max(DEFAULT_MAX_FRAME);
+                // What the client accepts bounds the server's lane, and the other way round.
+                match from {
+                    Dir::ClientToServer => self.s2c.max_frame = max,
+                    Dir::ServerToClient => self.c2s.max_frame = max,
+                }
+            }
+        }
     }
 
     fn on_client_frame(&mut self, frame: Frame) -> Result<(), String> {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use faultline_wire::frame::{Frame, FrameReader, flag, kind};
+use faultline_wire::frame::{Frame, FrameReader, HEADER_LEN, announced_len, flag, kind};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tokio::io::AsyncWriteExt;
@@ -17,6 +17,9 @@ use tokio::time::Instant;
 
 use super::transport::WriteHalf;
 use crate::net::LinkMeter;
+
+/// SETTINGS_MAX_FRAME_SIZE until a peer says otherwise (RFC 9113, 6.5.2).
+pub(super) const DEFAULT_MAX_FRAME: usize = 16_384;
 
 /// How much to read at a time.
 pub(super) const READ_CHUNK: usize = 16 * 1024;
@@ -183,6 +186,10 @@ pub(super) struct Lane {
     pub(super) deferred: VecDeque<Frame>,
     /// Bytes queued to the writer so far.
     pub(super) bytes_out: u64,
+    /// Whether the input is past the client preface (a server's input always is).
+    pub(super) framed: bool,
+    /// The largest frame the receiver accepts: its SETTINGS_MAX_FRAME_SIZE.
+    pub(super) max_frame: usize,
 }
 
 impl Backlog {
@@ -205,6 +212,8 @@ impl Lane {
             block_open: false,
             deferred: VecDeque::new(),
             bytes_out: 0,
+            framed: false,
+            max_frame: DEFAULT_MAX_FRAME,
         }
     }
 
@@ -225,6 +234,19 @@ impl Lane {
     /// Has the writer reset its socket after writing what is queued.
     pub(super) fn reset(&self) {
         let _ = self.out.send(Out::Reset);
+    }
+
+    /// The frame header at the front of the input announces more than the receiver accepts:
+    /// an error before the proxy buffers it.
+    pub(super) fn oversized(&mut self) -> Option<String> {
+        let buffer = self.input.buffer();
+        if !self.framed || buffer.len() < HEADER_LEN {
+            return None;
+        }
+        let len = announced_len(buffer);
+        (len > self.max_frame).then(|| {
+            format!("a frame of {len} bytes, over the receiver's SETTINGS_MAX_FRAME_SIZE {}", self.max_frame)
+        })
     }
 
     /// Notes a frame leaving through the writer: counts its bytes and follows header blocks.

@@ -482,9 +482,10 @@ fn garbage_closes_the_connection_and_the_proxy_keeps_serving() {
     });
     sim.run().expect("simulation");
     let errors = protocol_errors(&trace);
-    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors.len(), 3, "{errors:?}");
     assert!(errors[0].contains("not an HTTP/2 client preface"), "{errors:?}");
     assert!(errors[1].contains("HEADERS on stream 0"), "{errors:?}");
+    assert!(errors[2].contains("over the receiver's SETTINGS_MAX_FRAME_SIZE 16384"), "{errors:?}");
 }
 
 /// Frame-shaped junk: mostly well-framed frames of every type with random
