@@ -71,6 +71,8 @@ fn main() -> ExitCode {
         Command::Run(args) => return finish(sweep::run_cmd(args)),
         Command::Replay(args) => return finish(sweep::replay_cmd(args)),
         Command::Conformance(args) => return finish(conformance::run(args)),
+        // The proxy sizes its own runtime (`--threads`).
+        Command::Proxy(args) => return finish(proxy::main(args)),
         Command::List => {
             for s in faultline_sim::catalogue::catalogue() {
                 println!("{:<18} {}", s.name, s.description);
@@ -87,8 +89,11 @@ fn main() -> ExitCode {
         match command {
             Command::Serve(args) => serve::run(args).await,
             Command::Client(args) => client::run(args).await,
-            Command::Proxy(args) => proxy::run(args).await,
-            Command::Run(_) | Command::Replay(_) | Command::List | Command::Conformance(_) => {
+            Command::Run(_)
+            | Command::Replay(_)
+            | Command::List
+            | Command::Conformance(_)
+            | Command::Proxy(_) => {
                 unreachable!("handled above")
             }
         }

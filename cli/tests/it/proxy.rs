@@ -355,6 +355,7 @@ fn bad_input_is_one_line_and_exit_code_2() {
         (vec!["--control", &server.addr], "cannot listen on"),
         (vec!["--seed", "x"], "is not a seed"),
         (vec!["--max-connections", "0"], "invalid value '0'"),
+        (vec!["--threads", "0"], "invalid value '0'"),
     ];
     let busy = ["--listen", &server.addr, "--upstream", &server.addr];
     let cases = cases.into_iter().map(|(args, message)| {
