@@ -249,6 +249,13 @@ impl Scenario {
         if self.route_pause_ms[0] > self.route_pause_ms[1] {
             return invalid("route_pause_ms must be [min, max] with min <= max");
         }
+        let times =
+            [self.think_ms, self.min_latency_ms, self.max_latency_ms, self.deadline_ms, self.recovery_ms];
+        let windows = self.faults.iter().flat_map(|f| [f.at_ms, f.for_ms]);
+        let mut times = times.into_iter().chain(self.route_pause_ms).chain([self.limit_ms]).chain(windows);
+        if times.any(|ms| ms > crate::fault::MAX_MS) {
+            return invalid(crate::fault::TOO_LONG);
+        }
         for f in &self.faults {
             if let Some(reason) = f.fault.invalid() {
                 return invalid(reason);

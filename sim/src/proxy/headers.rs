@@ -30,7 +30,7 @@ struct Block {
 
 /// The proxy's copy of the server's HPACK encoder state, and the block in progress.
 #[derive(Debug, Default)]
-pub(super) struct HeaderMirror {
+pub struct HeaderMirror {
     decoder: hpack::Decoder,
     /// A dropped block changed the table: re-encode every block from now on.
     translating: bool,
@@ -39,13 +39,13 @@ pub(super) struct HeaderMirror {
 
 impl HeaderMirror {
     /// Whether a block is open: only its CONTINUATIONs may come next.
-    pub(super) fn in_block(&self) -> bool {
+    pub fn in_block(&self) -> bool {
         self.block.is_some()
     }
 
     /// Opens a block with its HEADERS frame, `dropping` it when the stream was reset.
     /// Returns whether the frame goes on unchanged.
-    pub(super) fn headers(&mut self, frame: &Frame, dropping: bool) -> Result<bool, String> {
+    pub fn headers(&mut self, frame: &Frame, dropping: bool) -> Result<bool, String> {
         let fragment = frame.header_fragment()?;
         if fragment.len() > MAX_HEADER_BLOCK {
             return Err("header block too large".to_owned());
@@ -62,7 +62,7 @@ impl HeaderMirror {
     }
 
     /// Adds a CONTINUATION to the open block. Returns whether the frame goes on unchanged.
-    pub(super) fn continuation(&mut self, frame: &Frame) -> Result<bool, String> {
+    pub fn continuation(&mut self, frame: &Frame) -> Result<bool, String> {
         let Some(block) = self.block.as_mut() else {
             return Err("CONTINUATION outside a header block".to_owned());
         };
@@ -78,7 +78,7 @@ impl HeaderMirror {
 
     /// Closes the open block (its last frame had END_HEADERS) and decodes it into the
     /// mirror. Returns the frames that replace a block neither passed through nor dropped.
-    pub(super) fn finish(&mut self) -> Result<Vec<Frame>, String> {
+    pub fn finish(&mut self) -> Result<Vec<Frame>, String> {
         let Some(block) = self.block.take() else {
             return Ok(Vec::new());
         };
@@ -109,7 +109,7 @@ impl HeaderMirror {
 /// The client's request header blocks, read for the call each stream carries. Client blocks
 /// are only read: they pass on unchanged, whatever happens here.
 #[derive(Debug, Default)]
-pub(super) struct RequestHeaders {
+pub struct RequestHeaders {
     decoder: hpack::Decoder,
     /// (stream, fragment) of a block still waiting for its CONTINUATIONs.
     open: Option<(u32, Vec<u8>)>,
@@ -118,7 +118,7 @@ pub(super) struct RequestHeaders {
 impl RequestHeaders {
     /// Reads a client HEADERS or CONTINUATION frame; once a block is whole, returns its stream
     /// and the call its `faultline-call` metadata names, if any.
-    pub(super) fn read(&mut self, frame: &Frame) -> Result<Option<(u32, Option<u64>)>, String> {
+    pub fn read(&mut self, frame: &Frame) -> Result<Option<(u32, Option<u64>)>, String> {
         match frame.kind() {
             kind::HEADERS => {
                 if self.open.is_some() {

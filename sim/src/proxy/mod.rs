@@ -9,7 +9,8 @@
 //! * `plan`: the faults of a proxy, one slot per kind, each with its window;
 //! * `conn`: one connection's state machine (streams, resets, GOAWAY, closing);
 //! * `lane`: one direction's output (reorder buffer, delay, writer task);
-//! * `headers` and `hpack`: following the server's header blocks (below).
+//! * `headers` and `hpack`: following the server's header blocks (below); public because
+//!   they read a peer's bytes, which `faultline-fuzz` feeds them.
 //!
 //! Frames and gRPC messages are read with `faultline_wire`; error codes are
 //! `h2::Reason`'s.
@@ -92,8 +93,8 @@ use crate::trace::{EventKind, FaultEvent, Phase, Scope, Trace};
 use crate::world::World;
 
 mod conn;
-mod headers;
-mod hpack;
+pub mod headers;
+pub mod hpack;
 mod lane;
 mod plan;
 
