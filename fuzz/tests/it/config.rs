@@ -5,7 +5,18 @@ use proptest::test_runner::{Config, FileFailurePersistence};
 
 /// A config running `default` cases unless `PROPTEST_CASES` says otherwise.
 pub fn cases(default: u32) -> Config {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    scaled(default, 1)
+}
+
+/// For a property whose cases cost tens of times more: `default`, or a twentieth of
+/// `PROPTEST_CASES`.
+pub fn costly(default: u32) -> Config {
+    scaled(default, 20)
+}
+
+fn scaled(default: u32, divisor: u32) -> Config {
+    let from_env = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse::<u32>().ok());
+    let cases = from_env.map_or(default, |n| (n / divisor).max(1));
     Config {
         cases,
         // Shrunk failures next to each test file, replayed first on every run.
