@@ -294,7 +294,7 @@ mod tests {
 
     /// The catalogue's network (1–5 ms links, 500 ms keepalive, 1 s connect timeout, 1 ms tick).
     fn net() -> NetParams {
-        crate::world::World::new(&crate::scenario::Scenario::new("t"), 0).net
+        crate::world::World::new(&crate::scenario::Scenario::<()>::new("t"), 0).net
     }
 
     #[test]

@@ -4,6 +4,7 @@ use faultline_fuzz::mutation::{Sample, mutated};
 use faultline_fuzz::scenario::{self, apply, edits};
 use std::time::Duration;
 
+use faultline_sim::tutorial::CallInput;
 use faultline_sim::{Fault, Scenario};
 use proptest::prelude::*;
 
@@ -46,10 +47,10 @@ fn the_catalogue_round_trips() {
 /// runner doubled it; so would a fault's end in microseconds, or a latency's round trip).
 #[test]
 fn times_that_would_overflow_are_refused() {
-    let text = Scenario::new("t").to_toml().replace("think_ms = 150", "think_ms = 18446744073709551615");
-    assert!(Scenario::from_toml(&text).is_err());
+    let text = tutorial("t").to_toml().replace("think_ms = 150", "think_ms = 18446744073709551615");
+    assert!(Scenario::<CallInput>::from_toml(&text).is_err());
     let huge = faultline_sim::fault::MAX_MS + 1;
-    let base = || Scenario { limit_ms: 4 * huge, ..Scenario::new("t") };
+    let base = || Scenario { limit_ms: 4 * huge, ..tutorial("t") };
     let fault = |f| base().fault(Duration::from_millis(1), Duration::from_millis(1), f);
     let refused = [
         Scenario { think_ms: huge, ..base() },
@@ -63,7 +64,12 @@ fn times_that_would_overflow_are_refused() {
     for scenario in refused {
         assert!(scenario.validate().is_err(), "{scenario:?}");
     }
-    let longest = Scenario { think_ms: huge - 1, limit_ms: huge - 1, ..Scenario::new("t") };
+    let longest = Scenario { think_ms: huge - 1, limit_ms: huge - 1, ..tutorial("t") };
     longest.validate().expect("2^40 ms is allowed");
     scenario::check_startable(&longest);
+}
+
+/// A default scenario of the tutorial's calls.
+fn tutorial(name: &str) -> Scenario {
+    Scenario::new(name)
 }
