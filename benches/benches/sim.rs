@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use faultline_benches::{server, simulated};
-use faultline_sim::model::Model;
+use faultline_sim::System;
+use faultline_sim::system::{Caller, Plan};
 use faultline_sim::trace::Trace;
-use faultline_sim::workload::{Caller, InputGen, Plan};
+use faultline_sim::tutorial::Tutorial;
 use faultline_wire::deadline::Deadline;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -77,11 +78,11 @@ fn simulated(c: &mut Criterion) {
     let addr = runtime.block_on(server::spawn()).expect("bind 127.0.0.1");
     let channel =
         runtime.block_on(faultline_benches::load::connect(addr, 1)).expect("connect to the server").remove(0);
-    let caller = Caller::new(Deadline::new(channel), "client-0", Trace::default());
-    let inputs = InputGen::new(&Model::reference());
+    let tutorial = Tutorial::shared();
+    let caller = Caller::new(tutorial.clone(), Deadline::new(channel), "client-0", Trace::default());
     group.bench_function(BenchmarkId::new("real-loopback-sequential", "same-mix"), |b| {
         b.to_async(&runtime).iter_custom(|runs| {
-            let (caller, inputs) = (caller.clone(), inputs.clone());
+            let (caller, tutorial) = (caller.clone(), tutorial.clone());
             async move {
                 let start = Instant::now();
                 for seed in 0..runs {
@@ -89,14 +90,14 @@ fn simulated(c: &mut Criterion) {
                     for id in 0..calls {
                         let plan = Plan {
                             id,
-                            input: inputs.input(&mut rng),
+                            op: tutorial.generate(&mut rng),
                             deadline: Duration::from_secs(5),
                             cancel_after: None,
                             pauses: Vec::new(),
                             probe: false,
                         };
                         let record = caller.call(plan).await;
-                        assert_eq!(record.code, tonic::Code::Ok, "{record:?}");
+                        assert_eq!(record.call.code, tonic::Code::Ok, "{record:?}");
                     }
                 }
                 start.elapsed()

@@ -6,7 +6,6 @@ use std::time::Instant;
 use anyhow::{Context, anyhow};
 use clap::Args;
 use faultline_sim::catalogue;
-use faultline_sim::scenario::Scenario;
 use faultline_sim::sweep::{Entry, Shard, Summary, Sweep, replay_command, run_checked, summarize, to_report};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -75,7 +74,7 @@ fn load_file(path: &Path) -> Result<Entry, Failure> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read scenario file {}", path.display()))
         .map_err(Failure::environment)?;
-    let scenario = Scenario::from_toml(&text)
+    let scenario = faultline_sim::tutorial::scenario_from_toml(&text)
         .with_context(|| format!("{}", path.display()))
         .map_err(Failure::environment)?;
     Ok(Entry { scenario, replay_as: path.display().to_string() })

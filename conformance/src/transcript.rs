@@ -164,8 +164,11 @@ impl TryFrom<MessageRepr> for Message {
             (Some(b64), None) => STANDARD.decode(b64).map_err(|e| format!("message b64: {e}"))?,
             (None, Some(z)) => {
                 let packed = STANDARD.decode(z).map_err(|e| format!("message zlib_b64: {e}"))?;
-                let mut out = Vec::with_capacity(r.len);
+                // Inflate no further than one byte past the claimed `len` (a mismatch either
+                // way is refused below), and reserve nothing from it: `len` is untrusted.
+                let mut out = Vec::new();
                 flate2::read::ZlibDecoder::new(packed.as_slice())
+                    .take(u64::try_from(r.len).unwrap_or(u64::MAX).saturating_add(1))
                     .read_to_end(&mut out)
                     .map_err(|e| format!("message zlib_b64: {e}"))?;
                 out

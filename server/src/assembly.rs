@@ -84,15 +84,8 @@ impl Server {
     /// Assembles the services and every layer from `config`.
     pub fn new(config: ServerConfig) -> Self {
         let limits = config.limits;
-        let mut routes = tonic::service::Routes::builder();
-        if config.services.greeter() {
-            routes.add_service(Greeter.into_service().max_decoding_message_size(limits.max_message_size));
-        }
-        if config.services.route_guide() {
-            let guide = RouteGuide::new(config.db.clone(), config.clock.clone()).with_mutant(config.mutant);
-            routes.add_service(guide.into_service().max_decoding_message_size(limits.max_message_size));
-        }
-        let mut service = GrpcService::new(routes.routes());
+        let routes = config.routes.clone().unwrap_or_else(|| tutorial_routes(&config));
+        let mut service = GrpcService::new(routes);
         if let Some(h) = &config.hook {
             service = hook::layer(service, h.clone());
         }
@@ -193,6 +186,21 @@ impl Server {
     pub fn cut_off_calls(&self) -> usize {
         self.inner.cut_off.ended()
     }
+}
+
+/// The tutorial's services as `config` chooses them (which, on which clock and database,
+/// which mutant), with the message size limit.
+pub fn tutorial_routes(config: &ServerConfig) -> tonic::service::Routes {
+    let max = config.limits.max_message_size;
+    let mut routes = tonic::service::Routes::builder();
+    if config.services.greeter() {
+        routes.add_service(Greeter.into_service().max_decoding_message_size(max));
+    }
+    if config.services.route_guide() {
+        let guide = RouteGuide::new(config.db.clone(), config.clock.clone()).with_mutant(config.mutant);
+        routes.add_service(guide.into_service().max_decoding_message_size(max));
+    }
+    routes.routes()
 }
 
 fn cut_off_layer(inner: GrpcService, cut_off: CutOff) -> GrpcService {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use faultline_services::{Clock, FeatureDb, Mutant, SystemClock};
+use tonic::service::Routes;
 
 use crate::hook::CallHook;
 
@@ -93,6 +94,9 @@ pub struct ServerConfig {
     pub date_header: bool,
     /// Asked about every call before its handler runs.
     pub hook: Option<Arc<dyn CallHook>>,
+    /// Services of one's own instead of the tutorial's (`services`, `db`, `clock` and `mutant`
+    /// are then unused): any tonic service gets the same layers.
+    pub routes: Option<Routes>,
 }
 
 impl ServerConfig {
@@ -106,7 +110,23 @@ impl ServerConfig {
             mutant: None,
             date_header: true,
             hook: None,
+            routes: None,
         }
+    }
+
+    /// Any tonic service(s) behind every layer, with the default limits: what the simulator
+    /// serves for a user's system.
+    ///
+    /// ```
+    /// use faultline_server::{Server, ServerConfig};
+    /// # use faultline_services::Greeter;
+    /// let mut routes = tonic::service::Routes::builder();
+    /// routes.add_service(Greeter.into_service());
+    /// let server = Server::new(ServerConfig::custom(routes.routes()));
+    /// # let _ = server;
+    /// ```
+    pub fn custom(routes: Routes) -> Self {
+        Self { routes: Some(routes), ..Self::new(Services::All) }
     }
 
     /// The same with other limits.
@@ -154,6 +174,7 @@ impl fmt::Debug for ServerConfig {
             .field("mutant", &self.mutant)
             .field("date_header", &self.date_header)
             .field("hook", &self.hook.is_some())
+            .field("custom_routes", &self.routes.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -35,6 +35,6 @@ pub mod tcp;
 
 mod assembly;
 
-pub use assembly::{GrpcService, Server};
+pub use assembly::{GrpcService, Server, tutorial_routes};
 pub use config::{Limits, ServerConfig, Services};
 pub use hook::{AbortHook, CallHook, HandlerLife, HookAction};

@@ -1,6 +1,9 @@
 //! The named scenarios `faultline run` sweeps by default. Each fault of the catalogue appears in
 //! at least one of them; every fault has a window with clean time around it (calls before,
 //! between and after the windows must succeed exactly); `canary` must be caught.
+//!
+//! [`faults`] is the part any system can run (no scenario of it names a mutant or a scripted
+//! call); [`catalogue`] is the tutorial's: those and the canary.
 
 use std::time::Duration;
 
@@ -8,13 +11,27 @@ use faultline_services::Mutant;
 
 use crate::fault::Fault;
 use crate::scenario::{Expect, Scenario};
+use crate::tutorial::CallInput;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// Every named scenario, in the order the table shows them.
-pub fn catalogue() -> Vec<Scenario> {
+/// Every named scenario of the tutorial, in the order the table shows them.
+pub fn catalogue() -> Vec<Scenario<CallInput>> {
+    let mut all = faults();
+    all.push(
+        Scenario::new("canary")
+            .description("a service that truncates each route segment: the summary property must catch it")
+            .mutant(Mutant::SegmentTruncation)
+            .expect(Expect::Caught),
+    );
+    all
+}
+
+/// The scenarios any system can run: the fault catalogue, from `smoke` (no faults) to `chaos`
+/// and `soak`, over a generated workload.
+pub fn faults<O>() -> Vec<Scenario<O>> {
     vec![
         Scenario::new("smoke").description("no faults: every call must succeed with the model's answer"),
         Scenario::new("latency")
@@ -89,10 +106,6 @@ pub fn catalogue() -> Vec<Scenario> {
             .calls_per_client(1_250)
             .think(Duration::ZERO)
             .route_pause(Duration::ZERO, Duration::ZERO),
-        Scenario::new("canary")
-            .description("a service that truncates each route segment: the summary property must catch it")
-            .mutant(Mutant::SegmentTruncation)
-            .expect(Expect::Caught),
     ]
 }
 

@@ -1,5 +1,6 @@
-//! The properties: every call's record and the run's events against the independent model,
-//! and against what the faults — where and when they acted — can explain.
+//! The generic properties: every call's record and the run's events against what the faults —
+//! where and when they acted — can explain; then the system's own oracle
+//! ([`System::check_call`], [`System::check_history`]).
 //!
 //! The rules, exactly (README "Properties" says the same):
 //!
@@ -10,9 +11,8 @@
 //!   and that overlaps the call's lifetime, the window extended by the grace
 //!   (`NetParams::grace`). Anything else is a violation naming the call, its code and time,
 //!   and the nearest fault window. So a call in a clean window must succeed.
-//! - **stream-order**, **summary**, **chat**: received messages are a prefix of the model's; a
-//!   call that succeeded has exactly the model's result. A RecordRoute's `elapsed_time` is the
-//!   whole seconds its handler ran (from the server's handler events, two ticks of slack).
+//! - the oracle's properties (the tutorial's **stream-order**, **summary**, **chat**; a user's
+//!   own): whatever the system's model and invariants say.
 //! - **deadline**: no call outlives its deadline by more than one tick plus the slowest link
 //!   latency; every call ends; a call that ran past its deadline ends DEADLINE_EXCEEDED.
 //! - **handler-leak**: no server handler (its future, response stream and request) outlives
@@ -27,21 +27,13 @@ use serde::Serialize;
 use tonic::Code;
 
 use crate::fault::{Fault, Injector, NetParams};
-use crate::model::Model;
 use crate::scenario::Scenario;
+use crate::system::{CallContext, CallRecord, CallSummary, System};
 use crate::trace::{Event, EventKind, Phase, Scope};
-use crate::workload::{CallInput, CallRecord, Reply};
 
-/// The properties, by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// The properties, by name: the generic ones, and those of a system's oracle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Property {
-    /// Received messages are a prefix of the model's, no duplicate, no gap; a completed stream equals it.
-    StreamOrder,
-    /// An OK RecordRoute summary equals the model on the points sent, and its elapsed time the handler's.
-    Summary,
-    /// RouteChat replies equal the model on that call's notes; no cross-call leaks.
-    Chat,
     /// A failed call is explained by a fault that acted on its path, when it could, with that code.
     Status,
     /// Deadlines are enforced by the stack: no call outlives its deadline; every call ends.
@@ -54,14 +46,20 @@ pub enum Property {
     Determinism,
     /// Nothing inside the run panics.
     Panic,
+    /// A property of the system's own oracle (its model or an invariant), by name.
+    Oracle(&'static str),
+}
+
+impl Serialize for Property {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl fmt::Display for Property {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Property::StreamOrder => "stream-order",
-            Property::Summary => "summary",
-            Property::Chat => "chat",
+            Property::Oracle(name) => name,
             Property::Status => "status",
             Property::Deadline => "deadline",
             Property::Recovery => "recovery",
@@ -111,7 +109,7 @@ pub struct Window {
 /// runs from its start to its heal; a server or proxy fault acts call by call, connection by
 /// connection, so each of its acts is a window of its own (frame delay and reorder keep acting
 /// on their connection until they heal).
-pub fn windows(scenario: &Scenario, events: &[Event], net: &NetParams) -> Vec<Window> {
+pub fn windows<O>(scenario: &Scenario<O>, events: &[Event], net: &NetParams) -> Vec<Window> {
     let mut open: BTreeMap<usize, (u64, Scope)> = BTreeMap::new();
     let mut out = Vec::new();
     for e in events {
@@ -144,11 +142,12 @@ pub fn windows(scenario: &Scenario, events: &[Event], net: &NetParams) -> Vec<Wi
     out
 }
 
-/// Checks every record and the run's events; returns the violations, in call order.
-pub fn check(
-    scenario: &Scenario,
-    model: &Model,
-    records: &[CallRecord],
+/// Checks every record and the run's events, then the system's oracle; returns the violations,
+/// in call order, the history's last.
+pub fn check<S: System>(
+    system: &S,
+    scenario: &Scenario<S::Op>,
+    records: &[CallRecord<S::Op, S::Reply>],
     events: &[Event],
     net: &NetParams,
     run_end_us: u64,
@@ -158,13 +157,17 @@ pub fn check(
     let grace = net.grace().as_micros() as u64;
     let mut out = Vec::new();
     for r in records {
-        let mut fail = |property, detail: String| out.push(Violation { property, call: Some(r.id), detail });
-        check_status(r, &windows, grace, &mut fail);
-        check_deadline(r, net, &mut fail);
-        check_payload(model, r, handlers.get(&r.id), net, &mut fail);
-        check_handler(r, handlers.get(&r.id), grace, run_end_us, &mut fail);
+        let c = &r.call;
+        let mut fail = |property, detail: String| out.push(Violation { property, call: Some(c.id), detail });
+        check_status(c, &windows, grace, &mut fail);
+        check_deadline(c, net, &mut fail);
+        let context = CallContext { net, handler: handlers.get(&c.id).copied() };
+        system.check_call(r, &context, &mut fail);
+        check_handler(c, handlers.get(&c.id), grace, run_end_us, &mut fail);
     }
-    out.extend(never_ended(events, records));
+    let summaries: Vec<&CallSummary> = records.iter().map(|r| &r.call).collect();
+    out.extend(never_ended(events, &summaries));
+    out.extend(system.check_history(records));
     out
 }
 
@@ -183,11 +186,12 @@ fn handler_lives(events: &[Event]) -> BTreeMap<u64, (u64, Option<u64>)> {
     lives
 }
 
-fn seconds(us: u64) -> String {
+/// `us` as seconds, for violation texts.
+pub fn seconds(us: u64) -> String {
     if us == u64::MAX { "the end".to_owned() } else { format!("{:.3}s", us as f64 / 1e6) }
 }
 
-fn check_status(r: &CallRecord, windows: &[Window], grace: u64, fail: &mut impl FnMut(Property, String)) {
+fn check_status(r: &CallSummary, windows: &[Window], grace: u64, fail: &mut impl FnMut(Property, String)) {
     if r.code == Code::Ok || (r.code == Code::Cancelled && r.cancelled_by_client) {
         return;
     }
@@ -230,7 +234,7 @@ fn check_status(r: &CallRecord, windows: &[Window], grace: u64, fail: &mut impl 
         Property::Status,
         format!(
             "{} failed with {:?} ({:?}) during {}..{}, where no fault that acted on its path can explain it; {nearest}",
-            r.input.method(),
+            r.method,
             r.code,
             r.message,
             seconds(r.start_us),
@@ -239,7 +243,7 @@ fn check_status(r: &CallRecord, windows: &[Window], grace: u64, fail: &mut impl 
     );
 }
 
-fn check_deadline(r: &CallRecord, net: &NetParams, fail: &mut impl FnMut(Property, String)) {
+fn check_deadline(r: &CallSummary, net: &NetParams, fail: &mut impl FnMut(Property, String)) {
     let lasted = r.end_us.saturating_sub(r.start_us);
     let slack = (net.tick + net.max_latency).as_micros() as u64;
     if lasted > r.deadline_us + slack {
@@ -261,7 +265,7 @@ fn check_deadline(r: &CallRecord, net: &NetParams, fail: &mut impl FnMut(Propert
 }
 
 fn check_handler(
-    r: &CallRecord,
+    r: &CallSummary,
     life: Option<&(u64, Option<u64>)>,
     grace: u64,
     run_end_us: u64,
@@ -294,7 +298,7 @@ fn check_handler(
 }
 
 /// Calls that started and never ended.
-fn never_ended(events: &[Event], records: &[CallRecord]) -> Vec<Violation> {
+fn never_ended(events: &[Event], records: &[&CallSummary]) -> Vec<Violation> {
     let mut started: BTreeMap<u64, (u64, &str, u64)> = BTreeMap::new();
     for e in events {
         match &e.kind {
@@ -320,117 +324,4 @@ fn never_ended(events: &[Event], records: &[CallRecord]) -> Vec<Violation> {
             ),
         })
         .collect()
-}
-
-fn is_prefix<T: PartialEq>(prefix: &[T], of: &[T]) -> bool {
-    prefix.len() <= of.len() && prefix == &of[..prefix.len()]
-}
-
-fn check_payload(
-    model: &Model,
-    r: &CallRecord,
-    handler: Option<&(u64, Option<u64>)>,
-    net: &NetParams,
-    fail: &mut impl FnMut(Property, String),
-) {
-    let ok = r.code == Code::Ok;
-    match &r.input {
-        CallInput::SayHello { name } | CallInput::SayHelloAgain { name } => {
-            let want = if matches!(r.input, CallInput::SayHello { .. }) {
-                Model::hello(name)
-            } else {
-                Model::hello_again(name)
-            };
-            unary(ok, &r.replies, Reply::Hello(want), fail);
-        }
-        CallInput::GetFeature { point } => {
-            unary(ok, &r.replies, Reply::Feature(model.get_feature(*point)), fail);
-        }
-        CallInput::ListFeatures { lo, hi } => {
-            let want: Vec<Reply> = model.list_features(*lo, *hi).into_iter().map(Reply::Feature).collect();
-            stream(ok, &r.replies, &want, Property::StreamOrder, fail);
-        }
-        CallInput::RecordRoute { points } => {
-            let (point_count, feature_count, distance) = model.record_route(points);
-            match r.replies.as_slice() {
-                [] if !ok => {}
-                [Reply::Summary { point_count: pc, feature_count: fc, distance: d, elapsed_time }] if ok => {
-                    if (*pc, *fc, *d) != (point_count, feature_count, distance) {
-                        fail(
-                            Property::Summary,
-                            format!(
-                                "summary (points, features, metres) = ({pc}, {fc}, {d}), model says ({point_count}, {feature_count}, {distance})"
-                            ),
-                        );
-                    }
-                    if let Some(why) = elapsed_wrong(*elapsed_time, r, handler, net) {
-                        fail(Property::Summary, why);
-                    }
-                }
-                other => fail(Property::Summary, format!("{:?} call got replies {other:?}", r.code)),
-            }
-        }
-        CallInput::RouteChat { notes } => {
-            let notes: Vec<_> = notes.iter().map(|(m, p)| (m.clone(), Some(*p))).collect();
-            let want: Vec<Reply> = Model::route_chat(&notes).into_iter().map(Reply::Note).collect();
-            stream(ok, &r.replies, &want, Property::Chat, fail);
-        }
-    }
-}
-
-/// Why a RecordRoute's `elapsed_time` is wrong, if it is: it is the whole seconds from the
-/// handler's start to the end of the client stream, which the handler's events bound (it ends
-/// the tick it answers, give or take two ticks); without them, the call's own span bounds it.
-fn elapsed_wrong(
-    elapsed: i32,
-    r: &CallRecord,
-    handler: Option<&(u64, Option<u64>)>,
-    net: &NetParams,
-) -> Option<String> {
-    const SECOND: u64 = 1_000_000;
-    let slack = 2 * net.tick.as_micros() as u64;
-    let (lo, hi, over) = match handler {
-        Some(&(start, Some(end))) => {
-            let ran = end.saturating_sub(start);
-            (ran.saturating_sub(slack) / SECOND, ran / SECOND, format!("its handler ran {ran}us"))
-        }
-        _ => {
-            let lasted = r.end_us.saturating_sub(r.start_us);
-            (0, lasted.div_ceil(SECOND), format!("the call lasted {lasted}us"))
-        }
-    };
-    let fits = u64::try_from(elapsed).is_ok_and(|e| (lo..=hi).contains(&e));
-    (!fits).then(|| format!("elapsed_time {elapsed}s, but {over}: whole seconds {lo}..={hi}"))
-}
-
-fn unary(ok: bool, got: &[Reply], want: Reply, fail: &mut impl FnMut(Property, String)) {
-    match got {
-        [] if !ok => {}
-        [one] if ok && *one == want => {}
-        _ => fail(Property::StreamOrder, format!("expected {want:?} (ok: {ok}), got {got:?}")),
-    }
-}
-
-fn stream(
-    ok: bool,
-    got: &[Reply],
-    want: &[Reply],
-    property: Property,
-    fail: &mut impl FnMut(Property, String),
-) {
-    if !is_prefix(got, want) {
-        let at = got.iter().zip(want).position(|(g, w)| g != w).unwrap_or(want.len());
-        fail(
-            property,
-            format!(
-                "message {at} is {:?}, model says {:?} ({} received, {} expected)",
-                got.get(at),
-                want.get(at),
-                got.len(),
-                want.len()
-            ),
-        );
-    } else if ok && got.len() != want.len() {
-        fail(property, format!("completed OK after {} of {} messages", got.len(), want.len()));
-    }
 }

@@ -145,6 +145,14 @@ impl Fault {
     /// Why the simulator cannot run this fault, if it cannot.
     pub fn invalid(&self) -> Option<&'static str> {
         match *self {
+            Fault::Latency { latency_ms: a, jitter_ms: b } if a.max(b) > MAX_MS => Some(TOO_LONG),
+            Fault::SlowHandler { delay_ms: ms }
+            | Fault::FrameReorder { max_delay_ms: ms, .. }
+            | Fault::FrameDelay { max_delay_ms: ms }
+                if ms > MAX_MS =>
+            {
+                Some(TOO_LONG)
+            }
             Fault::Loss { rate } if !(0.0..=1.0).contains(&rate) => Some("loss rate must be between 0 and 1"),
             Fault::TrailersOnly { code, every } if !(1..=16).contains(&code) || every == 0 => {
                 Some("trailers-only needs a non-OK gRPC code (1..=16) and every >= 1")
@@ -153,6 +161,13 @@ impl Fault {
         }
     }
 }
+
+/// The longest time a scenario may name, in milliseconds (about 35 years): sums and doubles of
+/// times, in microseconds, never overflow.
+pub const MAX_MS: u64 = 1 << 40;
+
+/// Why a scenario naming a longer time is refused.
+pub const TOO_LONG: &str = "every time must be at most 2^40 ms";
 
 /// A fault with its window: it starts `at_ms` into the run and heals `for_ms` later.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -279,7 +294,7 @@ mod tests {
 
     /// The catalogue's network (1–5 ms links, 500 ms keepalive, 1 s connect timeout, 1 ms tick).
     fn net() -> NetParams {
-        crate::world::World::new(&crate::scenario::Scenario::new("t"), 0).net
+        crate::world::World::new(&crate::scenario::Scenario::<()>::new("t"), 0).net
     }
 
     #[test]

@@ -1,26 +1,34 @@
-//! Deterministic simulation of the tutorial services on tonic inside turmoil.
+//! Deterministic simulation testing for any tonic service: the service runs inside turmoil
+//! behind Faultline's server assembly, clients run a seeded workload, faults act on the
+//! network, the hosts and the HTTP/2 frames, and properties judge every call.
 //!
-//! A run is a function of (scenario, seed): the same pair always produces the
-//! same event trace. Nothing here reads the wall clock, OS randomness or a
-//! `HashMap`'s iteration order.
+//! A run is a function of (system, scenario, seed): the same triple always produces the same
+//! event trace. Nothing here reads the wall clock, OS randomness or a `HashMap`'s iteration
+//! order. A [`System`] says what is under test; [`Harness`] runs it from a `#[test]`; the
+//! tutorial's services ([`tutorial::Tutorial`]) are the first system.
 
 pub mod catalogue;
 pub mod check;
 pub mod fault;
-pub mod model;
+pub mod harness;
 pub mod net;
 pub mod network;
 pub mod proxy;
 pub mod runner;
 pub mod scenario;
+pub mod search;
 pub mod server;
 pub mod sweep;
+pub mod system;
 pub mod timeline;
 pub mod trace;
-pub mod workload;
+pub mod tutorial;
 pub mod world;
 
+pub use check::{Property, Violation};
 pub use fault::{Fault, TimedFault};
+pub use harness::Harness;
 pub use runner::{RunReport, run};
 pub use scenario::{Expect, Scenario};
+pub use system::{Call, CallContext, CallRecord, CallSummary, History, ServerStart, System};
 pub use world::World;

@@ -9,21 +9,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::time::Duration;
 
-use faultline_services::FeatureDb;
 use rand::Rng;
 use serde::Serialize;
 use tonic::Code;
 
 use crate::check::{self, Property, Violation};
 use crate::fault::{Injector, Schedule};
-use crate::model::Model;
 use crate::net::{self, GRPC_PORT, Traffic};
 use crate::network::NetworkInjector;
 use crate::proxy::Proxy;
 use crate::scenario::{Expect, Scenario};
 use crate::server::{self, ServerHost};
+use crate::system::{CallSummary, Caller, History, Plan, System};
 use crate::trace::{Event, EventKind, Phase, Trace, hash_events};
-use crate::workload::{CallInput, CallRecord, Caller, InputGen, Plan};
 use crate::world::World;
 
 /// What a fault did in a run.
@@ -61,9 +59,9 @@ pub struct RunReport {
     /// The full event trace.
     #[serde(skip)]
     pub events: Vec<Event>,
-    /// Every call's record.
+    /// Every call, without its payload.
     #[serde(skip)]
-    pub records: Vec<CallRecord>,
+    pub records: Vec<CallSummary>,
 }
 
 impl RunReport {
@@ -99,28 +97,41 @@ impl RunReport {
 }
 
 /// What every client host shares.
-#[derive(Debug, Clone)]
-struct ClientShared {
-    scenario: Arc<Scenario>,
+struct ClientShared<S: System> {
+    system: Arc<S>,
+    scenario: Arc<Scenario<S::Op>>,
     world: World,
     target: String,
-    inputs: InputGen,
     trace: Trace,
     traffic: Traffic,
-    records: Arc<Mutex<Vec<CallRecord>>>,
+    records: Arc<Mutex<History<S>>>,
     recovery_failures: Arc<Mutex<Vec<String>>>,
 }
 
-/// Runs one scenario under one seed; deterministic in (scenario, seed).
-pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
+impl<S: System> Clone for ClientShared<S> {
+    fn clone(&self) -> Self {
+        Self {
+            system: self.system.clone(),
+            scenario: self.scenario.clone(),
+            world: self.world.clone(),
+            target: self.target.clone(),
+            trace: self.trace.clone(),
+            traffic: self.traffic.clone(),
+            records: self.records.clone(),
+            recovery_failures: self.recovery_failures.clone(),
+        }
+    }
+}
+
+/// Runs one scenario of `system` under one seed; deterministic in (scenario, seed).
+pub fn run<S: System>(system: &Arc<S>, scenario: &Scenario<S::Op>, seed: u64) -> RunReport {
     let trace = Trace::default();
-    let model = Model::reference();
     let world = World::new(scenario, seed);
     let shared = ClientShared {
+        system: system.clone(),
         scenario: Arc::new(scenario.clone()),
         world: world.clone(),
         target: if scenario.uses_proxy() { crate::proxy::HOST } else { server::HOST }.to_owned(),
-        inputs: InputGen::new(&model),
         trace: trace.clone(),
         traffic: Traffic::default(),
         records: Arc::default(),
@@ -130,7 +141,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
     let (error, sim_time_us) = outcome.unwrap_or((None, trace.now_us()));
 
     let mut records = std::mem::take(&mut *shared.records.lock().unwrap_or_else(PoisonError::into_inner));
-    records.sort_by_key(|r| r.id);
+    records.sort_by_key(|r| r.call.id);
     let liveness =
         std::mem::take(&mut *shared.recovery_failures.lock().unwrap_or_else(PoisonError::into_inner));
     for (message, location) in &panics {
@@ -141,7 +152,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         );
     }
     let events = trace.take_events();
-    let mut violations = check::check(scenario, &model, &records, &events, &world.net, sim_time_us);
+    let mut violations = check::check(&**system, scenario, &records, &events, &world.net, sim_time_us);
     if let Some(error) = error {
         let detail = format!("the simulation did not complete: {error}");
         violations.push(Violation { property: Property::Deadline, call: None, detail });
@@ -168,7 +179,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
             tally.touched += f.touched;
         }
     }
-    let workload: Vec<&CallRecord> = records.iter().filter(|r| !r.probe).collect();
+    let records: Vec<CallSummary> = records.into_iter().map(|r| r.call).collect();
+    let workload: Vec<&CallSummary> = records.iter().filter(|r| !r.probe).collect();
     RunReport {
         scenario: scenario.name.clone(),
         seed,
@@ -186,7 +198,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
 
 /// Builds the world's hosts and steps it until every client is done and every handler has had
 /// the grace to end; returns the simulator's error, if any, and the simulated time.
-fn simulate(shared: &ClientShared) -> (Option<String>, u64) {
+fn simulate<S: System>(shared: &ClientShared<S>) -> (Option<String>, u64) {
     let (scenario, world, trace) = (&shared.scenario, &shared.world, &shared.trace);
     let schedule = Schedule::new(&scenario.faults);
     let mut sim = world.sim();
@@ -195,8 +207,10 @@ fn simulate(shared: &ClientShared) -> (Option<String>, u64) {
     };
     let handlers = Arc::new(AtomicUsize::new(0));
     let host = ServerHost {
-        db: Arc::new(FeatureDb::reference()),
-        mutant: scenario.mutant,
+        system: shared.system.clone(),
+        mutant: scenario.mutant.clone(),
+        disk: Arc::default(),
+        starts: Arc::default(),
         faults: indexed(Injector::Server),
         trace: trace.clone(),
         traffic: shared.traffic.clone(),
@@ -302,54 +316,34 @@ fn panic_message(info: &PanicHookInfo<'_>) -> String {
         .unwrap_or_else(|| "(a panic without a message)".to_owned())
 }
 
-/// The six calls a client must get through after the last fault heals, one per method.
-fn probes() -> [CallInput; 6] {
-    const KNOWN: (i32, i32) = (409_146_138, -746_188_906);
-    [
-        CallInput::SayHello { name: "probe".to_owned() },
-        CallInput::SayHelloAgain { name: "probe".to_owned() },
-        CallInput::GetFeature { point: KNOWN },
-        CallInput::ListFeatures { lo: KNOWN, hi: KNOWN },
-        CallInput::RecordRoute { points: vec![KNOWN, (0, 0)] },
-        CallInput::RouteChat { notes: vec![("probe a".to_owned(), (0, 0)), ("probe b".to_owned(), (0, 0))] },
-    ]
-}
-
 /// A client host: its share of the workload over `concurrency` lanes on one channel, then,
-/// once every fault has healed, one call of every method that must get through.
-async fn client_main(shared: ClientShared, index: u64, host: String) -> turmoil::Result {
-    let scenario = &shared.scenario;
+/// once every fault has healed, every probe of the system, each of which must get through.
+async fn client_main<S: System>(shared: ClientShared<S>, index: u64, host: String) -> turmoil::Result {
+    let (scenario, system) = (&shared.scenario, &shared.system);
     let mut rng = shared.world.rng(&host, 0);
     let target = format!("{}:{GRPC_PORT}", shared.target);
     let channel = net::channel(&host, &target, &shared.world.net, &shared.trace, &shared.traffic);
-    let caller = Caller::new(channel, &host, shared.trace.clone());
+    let caller = Caller::new(system.clone(), channel, &host, shared.trace.clone());
     let deadline = Duration::from_millis(scenario.deadline_ms);
 
-    let mut lanes: Vec<Vec<(Plan, Duration)>> = vec![Vec::new(); scenario.concurrency as usize];
-    let scripted: Vec<CallInput> =
-        scenario.calls.iter().filter(|c| u64::from(c.client) == index).map(|c| c.input.clone()).collect();
+    let mut lanes: Vec<Vec<(Plan<S::Op>, Duration)>> = vec![Vec::new(); scenario.concurrency as usize];
+    let scripted: Vec<S::Op> =
+        scenario.calls.iter().filter(|c| u64::from(c.client) == index).map(|c| c.op.clone()).collect();
     let count =
         if scenario.calls.is_empty() { u64::from(scenario.calls_per_client) } else { scripted.len() as u64 };
-    let [pause_min, pause_max] = scenario.route_pause_ms;
     for k in 0..count {
-        let input = match scripted.get(k as usize) {
-            Some(input) => input.clone(),
-            None => shared.inputs.input(&mut rng),
+        let op = match scripted.get(k as usize) {
+            Some(op) => op.clone(),
+            None => system.generate(&mut rng),
         };
-        let pauses: Vec<Duration> = match &input {
-            CallInput::RecordRoute { points } => points
-                .iter()
-                .map(|_| Duration::from_millis(rng.random_range(pause_min..=pause_max)))
-                .collect(),
-            _ => Vec::new(),
-        };
+        let pauses = system.pauses(&op, scenario, &mut rng);
         let cancel_after = (rng.random_bool(scenario.cancel_rate))
             .then(|| Duration::from_millis(rng.random_range(0..scenario.deadline_ms)));
         let think = Duration::from_millis(rng.random_range(0..=2 * scenario.think_ms));
         let call_deadline = deadline + pauses.iter().sum::<Duration>();
         let plan = Plan {
             id: index * 1_000_000 + k,
-            input,
+            op,
             deadline: call_deadline,
             cancel_after,
             pauses,
@@ -372,8 +366,9 @@ async fn client_main(shared: ClientShared, index: u64, host: String) -> turmoil:
         task.await?;
     }
 
-    // Recovery: after the last fault heals, every method must get through within the bound.
-    if scenario.faults.is_empty() {
+    // Recovery: after the last fault heals, every probe must get through within the bound.
+    let probes = system.probes();
+    if scenario.faults.is_empty() || probes.is_empty() {
         return Ok(());
     }
     let heal = Duration::from_millis(scenario.heal_ms());
@@ -383,19 +378,19 @@ async fn client_main(shared: ClientShared, index: u64, host: String) -> turmoil:
     }
     let give_up = heal + Duration::from_millis(scenario.recovery_ms);
     let probe_deadline = deadline.max(Duration::from_secs(1));
-    for (m, input) in probes().into_iter().enumerate() {
+    for (m, op) in probes.into_iter().enumerate() {
         for attempt in 0u64.. {
             let id = index * 1_000_000 + 900_000 + m as u64 * 1_000 + attempt;
             let plan = Plan {
                 id,
-                input: input.clone(),
+                op: op.clone(),
                 deadline: probe_deadline,
                 cancel_after: None,
                 pauses: Vec::new(),
                 probe: true,
             };
             let record = caller.call(plan).await;
-            let ok = record.code == Code::Ok;
+            let ok = record.call.code == Code::Ok;
             shared.records.lock().unwrap_or_else(PoisonError::into_inner).push(record);
             if ok {
                 break;
@@ -403,7 +398,7 @@ async fn client_main(shared: ClientShared, index: u64, host: String) -> turmoil:
             if turmoil::sim_elapsed().unwrap_or_default() >= give_up {
                 shared.recovery_failures.lock().unwrap_or_else(PoisonError::into_inner).push(format!(
                     "{host}: no successful {} within {}ms after the last fault healed",
-                    input.method(),
+                    system.name(&op),
                     scenario.recovery_ms
                 ));
                 break;

@@ -6,25 +6,24 @@
 
 use std::time::Duration;
 
-use faultline_services::Mutant;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::fault::{Fault, Injector, TimedFault};
-use crate::workload::CallInput;
+use crate::tutorial::CallInput;
 
 /// The ChaCha stream swarm choices come from, apart from the workload's streams.
 const SWARM_STREAM: u64 = 0x5741_524d;
 
-/// One call of a scripted workload: which client makes it, and what it sends.
+/// One call of a scripted workload: which client makes it, and what it does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ScriptedCall {
+pub struct ScriptedCall<O> {
     /// Index of the client host (`client-N`) that makes the call.
     pub client: u32,
-    /// The method and its request(s).
+    /// The operation (for the tutorial: the method and its request(s)).
     #[serde(flatten)]
-    pub input: CallInput,
+    pub op: O,
 }
 
 /// What a scenario's verdict should be.
@@ -38,10 +37,11 @@ pub enum Expect {
     Caught,
 }
 
-/// One scenario: network, workload, faults, expectation.
+/// One scenario: network, workload, faults, expectation. `O` is the system's operation type
+/// (scripted calls); it defaults to the tutorial's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Scenario {
+#[serde(deny_unknown_fields, default, bound(deserialize = "O: serde::de::DeserializeOwned"))]
+pub struct Scenario<O = CallInput> {
     /// Short kebab-case name (`smoke`, `partition`, ...).
     pub name: String,
     /// One line saying what the scenario exercises.
@@ -63,19 +63,20 @@ pub struct Scenario {
     pub deadline_ms: u64,
     /// Probability that a call is cancelled by its client part-way.
     pub cancel_rate: f64,
-    /// The pause, in milliseconds, a client takes after each RecordRoute point, drawn from
-    /// `[min, max]` (the tutorial's client pauses 0.5–1.5 s). A RecordRoute's deadline is
-    /// `deadline_ms` plus its pauses.
+    /// The pauses, in milliseconds, a client takes inside an operation, drawn from `[min, max]`
+    /// by the system (`System::pauses`; the tutorial's client pauses 0.5–1.5 s after each
+    /// RecordRoute point). An operation's deadline is `deadline_ms` plus its pauses.
     pub route_pause_ms: [u64; 2],
     /// Scripted calls: when present, clients make exactly these (in order, per
     /// client) instead of `calls_per_client` generated ones. Property search
     /// writes its shrunk workloads here.
-    pub calls: Vec<ScriptedCall>,
+    pub calls: Vec<ScriptedCall<O>>,
     /// The faults, each with its window. A proxy host stands between clients and server
     /// when any of them is a proxy fault.
     pub faults: Vec<TimedFault>,
-    /// A deliberately buggy server variant (canary and mutant tests).
-    pub mutant: Option<Mutant>,
+    /// A deliberately buggy server variant, by a name the system knows (canary and mutant
+    /// tests; `System::validate` rejects names it does not know).
+    pub mutant: Option<String>,
     /// What the verdict should be.
     pub expect: Expect,
     /// After the last fault heals, every client must get a call of every method through
@@ -85,7 +86,7 @@ pub struct Scenario {
     pub limit_ms: u64,
 }
 
-impl Default for Scenario {
+impl<O> Default for Scenario<O> {
     fn default() -> Self {
         Self {
             name: "unnamed".to_owned(),
@@ -120,7 +121,7 @@ pub enum ScenarioError {
     Invalid { name: String, reason: String },
 }
 
-impl Scenario {
+impl<O> Scenario<O> {
     /// A scenario with defaults and this name.
     pub fn new(name: &str) -> Self {
         Self { name: name.to_owned(), ..Self::default() }
@@ -192,14 +193,14 @@ impl Scenario {
     }
 
     /// Adds a scripted call made by client `client`.
-    pub fn call(mut self, client: u32, input: CallInput) -> Self {
-        self.calls.push(ScriptedCall { client, input });
+    pub fn call(mut self, client: u32, op: O) -> Self {
+        self.calls.push(ScriptedCall { client, op });
         self
     }
 
-    /// Serves a deliberately buggy variant.
-    pub fn mutant(mut self, mutant: Mutant) -> Self {
-        self.mutant = Some(mutant);
+    /// Serves a deliberately buggy variant, by its name.
+    pub fn mutant(mut self, mutant: impl std::fmt::Display) -> Self {
+        self.mutant = Some(mutant.to_string());
         self
     }
 
@@ -209,15 +210,22 @@ impl Scenario {
         self
     }
 
-    /// Parses and validates a scenario file (TOML).
-    pub fn from_toml(text: &str) -> Result<Self, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text)?;
+    /// Parses and validates a scenario file (TOML). What a mutant's name means is the
+    /// system's to check (`System::validate`).
+    pub fn from_toml(text: &str) -> Result<Self, ScenarioError>
+    where
+        O: serde::de::DeserializeOwned,
+    {
+        let scenario: Self = toml::from_str(text)?;
         scenario.validate()?;
         Ok(scenario)
     }
 
     /// This scenario as TOML, the format `from_toml` reads.
-    pub fn to_toml(&self) -> String {
+    pub fn to_toml(&self) -> String
+    where
+        O: Serialize,
+    {
         toml::to_string(self).expect("scenarios always serialize")
     }
 
@@ -249,6 +257,13 @@ impl Scenario {
         if self.route_pause_ms[0] > self.route_pause_ms[1] {
             return invalid("route_pause_ms must be [min, max] with min <= max");
         }
+        let times =
+            [self.think_ms, self.min_latency_ms, self.max_latency_ms, self.deadline_ms, self.recovery_ms];
+        let windows = self.faults.iter().flat_map(|f| [f.at_ms, f.for_ms]);
+        let mut times = times.into_iter().chain(self.route_pause_ms).chain([self.limit_ms]).chain(windows);
+        if times.any(|ms| ms > crate::fault::MAX_MS) {
+            return invalid(crate::fault::TOO_LONG);
+        }
         for f in &self.faults {
             if let Some(reason) = f.fault.invalid() {
                 return invalid(reason);
@@ -275,7 +290,10 @@ impl Scenario {
 
     /// Swarm testing: the variant of this scenario that seed `seed` runs, which
     /// keeps each fault with probability one half (drawn from the seed alone).
-    pub fn swarm(&self, seed: u64) -> Scenario {
+    pub fn swarm(&self, seed: u64) -> Self
+    where
+        O: Clone,
+    {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(SWARM_STREAM);
         let mut variant = self.clone();

@@ -1,18 +1,20 @@
-//! The simulated server host: `faultline serve`'s assembly (`faultline_server`) on turmoil TCP
-//! and simulated time, with a hook that injects the server-side faults of the schedule and
-//! watches every handler's life.
+//! The simulated server host: `faultline serve`'s assembly (`faultline_server`) around the
+//! system's services, on turmoil TCP and simulated time, with a hook that injects the
+//! server-side faults of the schedule and watches every handler's life.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::any::Any;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use faultline_server::{CallHook, HookAction, Server, ServerConfig, Services};
-use faultline_services::{Clock, FeatureDb, Mutant};
+use faultline_server::{CallHook, HookAction, Server, ServerConfig};
+use faultline_services::Clock;
 use tonic::body::Body;
 use tonic::{Code, Status};
 
 use crate::fault::{Fault, TimedFault};
 use crate::net::{self, Traffic};
+use crate::system::{ServerStart, System};
 use crate::trace::{EventKind, FaultEvent, HostState, Phase, Scope, Trace, sim_now_us};
 use crate::world::World;
 
@@ -49,12 +51,15 @@ impl Clock for SimClock {
 }
 
 /// What the server host runs with (every restart builds fresh services from it).
-#[derive(Debug, Clone)]
-pub struct ServerHost {
-    /// The feature database, shared across restarts.
-    pub db: Arc<FeatureDb>,
-    /// A deliberately buggy service variant.
-    pub mutant: Option<Mutant>,
+pub struct ServerHost<S> {
+    /// The system whose services it serves.
+    pub system: Arc<S>,
+    /// A deliberately buggy service variant, by name.
+    pub mutant: Option<String>,
+    /// What survives a crash ([`ServerStart::durable`]).
+    pub disk: Arc<Mutex<Option<Box<dyn Any + Send>>>>,
+    /// Starts so far.
+    pub starts: Arc<AtomicU32>,
     /// The scenario's server-side faults, with their indices in its fault list.
     pub faults: Vec<(usize, TimedFault)>,
     /// Where events go.
@@ -67,10 +72,26 @@ pub struct ServerHost {
     pub handlers: Arc<AtomicUsize>,
 }
 
-/// The server host's software: binds the gRPC port and serves both services until the host is
-/// crashed. Every (re)start builds fresh service values, so a bounce loses all per-call state
-/// but keeps the database.
-pub async fn serve(host: ServerHost) -> turmoil::Result {
+impl<S> Clone for ServerHost<S> {
+    fn clone(&self) -> Self {
+        Self {
+            system: self.system.clone(),
+            mutant: self.mutant.clone(),
+            disk: self.disk.clone(),
+            starts: self.starts.clone(),
+            faults: self.faults.clone(),
+            trace: self.trace.clone(),
+            traffic: self.traffic.clone(),
+            world: self.world.clone(),
+            handlers: self.handlers.clone(),
+        }
+    }
+}
+
+/// The server host's software: binds the gRPC port and serves the system's services until the
+/// host is crashed. Every (re)start builds fresh service values, so a bounce loses all state
+/// but what the system keeps durable.
+pub async fn serve<S: System>(host: ServerHost<S>) -> turmoil::Result {
     host.trace.record(HOST, EventKind::Host { state: HostState::Start });
     let listener = net::bind_grpc().await?;
     let hook = SimHook {
@@ -79,11 +100,15 @@ pub async fn serve(host: ServerHost) -> turmoil::Result {
         trace: host.trace.clone(),
         live: host.handlers.clone(),
     };
-    let config = ServerConfig::new(Services::All)
-        .limits(host.world.server_limits())
-        .db(host.db)
-        .clock(Arc::new(SimClock::new()))
-        .mutant(host.mutant)
+    let limits = host.world.server_limits();
+    let start = ServerStart {
+        mutant: host.mutant.clone(),
+        limits,
+        incarnation: host.starts.fetch_add(1, Ordering::SeqCst),
+        disk: host.disk.clone(),
+    };
+    let config = ServerConfig::custom(host.system.routes(&start))
+        .limits(limits)
         .date_header(false)
         .hook(Arc::new(hook));
     Server::new(config).serve_in_task(net::incoming(listener, HOST, &host.traffic)).await?;

@@ -11,9 +11,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::check::{Property, Violation};
-use crate::runner::{RunReport, run};
+use crate::runner::RunReport;
 use crate::scenario::{Expect, Scenario};
 use crate::trace::{Event, first_difference};
+use crate::tutorial::run;
 
 /// `i/n`: the i-th of n disjoint slices of a sweep's jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

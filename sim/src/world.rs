@@ -37,7 +37,7 @@ pub struct World {
 
 impl World {
     /// The world of `scenario` under `seed`.
-    pub fn new(scenario: &Scenario, seed: u64) -> Self {
+    pub fn new<O>(scenario: &Scenario<O>, seed: u64) -> Self {
         let base = Duration::from_millis(scenario.max_latency_ms);
         let slowest = scenario
             .faults
@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn hosts_and_streams_draw_independent_numbers() {
-        let world = World::new(&Scenario::new("t"), 7);
+        let world = World::new(&Scenario::<()>::new("t"), 7);
         let draw = |host: &str, stream: u64| -> Vec<u64> {
             let mut rng = world.rng(host, stream);
             (0..4).map(|_| rng.random()).collect()
@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn the_slowest_link_counts_latency_faults() {
-        let scenario = Scenario::new("t").fault(
+        let scenario = Scenario::<()>::new("t").fault(
             Duration::ZERO,
             Duration::from_secs(1),
             Fault::Latency { latency_ms: 40, jitter_ms: 80 },

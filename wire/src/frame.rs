@@ -213,7 +213,9 @@ impl FrameReader {
         }
         let total = HEADER_LEN + announced_len(&self.buf);
         if self.buf.len() < total {
-            self.buf.reserve(total - self.buf.len());
+            // Room for the frame's next bytes, not for all it announces: a 9-byte header
+            // may announce 16 MiB that never come.
+            self.buf.reserve((total - self.buf.len()).min(SAFE_FRAME_SIZE));
             return Ok(None);
         }
         Ok(Some(Unit::Frame(Frame(self.buf.split_to(total).freeze()))))

@@ -343,7 +343,7 @@ impl Conn {
     fn on_client_frame(&mut self, frame: Frame) -> Result<(), String> {
         let stream = frame.stream();
         if let Some(requests) = self.requests.as_mut()
-            && let Some(request) = requests.read(&frame)?
+            && let Some(request) = requests.read_request(&frame)?
         {
             if let Some(call) = request.call {
                 self.calls.insert(request.stream, call);

@@ -30,7 +30,7 @@ struct Block {
 
 /// The proxy's copy of the server's HPACK encoder state, and the block in progress.
 #[derive(Debug, Default)]
-pub(super) struct HeaderMirror {
+pub struct HeaderMirror {
     decoder: hpack::Decoder,
     /// A dropped block changed the table: re-encode every block from now on.
     translating: bool,
@@ -39,13 +39,13 @@ pub(super) struct HeaderMirror {
 
 impl HeaderMirror {
     /// Whether a block is open: only its CONTINUATIONs may come next.
-    pub(super) fn in_block(&self) -> bool {
+    pub fn in_block(&self) -> bool {
         self.block.is_some()
     }
 
     /// Opens a block with its HEADERS frame, `dropping` it when the stream was reset.
     /// Returns whether the frame goes on unchanged.
-    pub(super) fn headers(&mut self, frame: &Frame, dropping: bool) -> Result<bool, String> {
+    pub fn headers(&mut self, frame: &Frame, dropping: bool) -> Result<bool, String> {
         let fragment = frame.header_fragment()?;
         if fragment.len() > MAX_HEADER_BLOCK {
             return Err("header block too large".to_owned());
@@ -62,7 +62,7 @@ impl HeaderMirror {
     }
 
     /// Adds a CONTINUATION to the open block. Returns whether the frame goes on unchanged.
-    pub(super) fn continuation(&mut self, frame: &Frame) -> Result<bool, String> {
+    pub fn continuation(&mut self, frame: &Frame) -> Result<bool, String> {
         let Some(block) = self.block.as_mut() else {
             return Err("CONTINUATION outside a header block".to_owned());
         };
@@ -78,7 +78,7 @@ impl HeaderMirror {
 
     /// Closes the open block (its last frame had END_HEADERS) and decodes it into the
     /// mirror. Returns the frames that replace a block neither passed through nor dropped.
-    pub(super) fn finish(&mut self) -> Result<Vec<Frame>, String> {
+    pub fn finish(&mut self) -> Result<Vec<Frame>, String> {
         let Some(block) = self.block.take() else {
             return Ok(Vec::new());
         };
@@ -108,26 +108,32 @@ impl HeaderMirror {
 
 /// What a request's header block says, as far as the proxy cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Request {
-    pub(super) stream: u32,
+pub struct Request {
+    pub stream: u32,
     /// Its `faultline-call` metadata (the simulator's calls carry it).
-    pub(super) call: Option<u64>,
+    pub call: Option<u64>,
     /// Its `:path`: the gRPC method.
-    pub(super) method: Option<String>,
+    pub method: Option<String>,
 }
 
 /// The client's request header blocks, read for the call each stream carries. Client blocks
 /// are only read: they pass on unchanged, whatever happens here.
 #[derive(Debug, Default)]
-pub(super) struct RequestHeaders {
+pub struct RequestHeaders {
     decoder: hpack::Decoder,
     /// (stream, fragment) of a block still waiting for its CONTINUATIONs.
     open: Option<(u32, Vec<u8>)>,
 }
 
 impl RequestHeaders {
+    /// Reads a client HEADERS or CONTINUATION frame; once a block is whole, returns its stream
+    /// and the call its `faultline-call` metadata names, if any.
+    pub fn read(&mut self, frame: &Frame) -> Result<Option<(u32, Option<u64>)>, String> {
+        Ok(self.read_request(frame)?.map(|request| (request.stream, request.call)))
+    }
+
     /// Reads a client HEADERS or CONTINUATION frame; once a block is whole, returns what it says.
-    pub(super) fn read(&mut self, frame: &Frame) -> Result<Option<Request>, String> {
+    pub fn read_request(&mut self, frame: &Frame) -> Result<Option<Request>, String> {
         match frame.kind() {
             kind::HEADERS => {
                 if self.open.is_some() {
@@ -209,18 +215,18 @@ mod tests {
         block.extend_from_slice(b"faultline-call");
         block.extend_from_slice(&[2, b'4', b'2']);
         let (head, tail) = block.split_at(4);
-        assert_eq!(requests.read(&Frame::new(kind::HEADERS, 0, 1, head)).unwrap(), None);
+        assert_eq!(requests.read_request(&Frame::new(kind::HEADERS, 0, 1, head)).unwrap(), None);
         let last = Frame::new(kind::CONTINUATION, flag::END_HEADERS, 1, tail);
         let request = |stream, call, method: Option<&str>| {
             Some(Request { stream, call, method: method.map(str::to_owned) })
         };
-        assert_eq!(requests.read(&last).unwrap(), request(1, Some(42), None));
+        assert_eq!(requests.read_request(&last).unwrap(), request(1, Some(42), None));
         // The next request refers to the indexed entry (62): the mirror kept the table.
         // `:path: /index.html` is static entry 5.
         let again = Frame::new(kind::HEADERS, flag::END_HEADERS, 3, &[0x83, 0xbe, 0x85]);
-        assert_eq!(requests.read(&again).unwrap(), request(3, Some(42), Some("/index.html")));
+        assert_eq!(requests.read_request(&again).unwrap(), request(3, Some(42), Some("/index.html")));
         let plain = Frame::new(kind::HEADERS, flag::END_HEADERS, 5, &[0x83]);
-        assert_eq!(requests.read(&plain).unwrap(), request(5, None, None));
+        assert_eq!(requests.read_request(&plain).unwrap(), request(5, None, None));
     }
 
     #[test]

@@ -30,8 +30,13 @@ pub struct Decoded {
 
 /// The initial SETTINGS_HEADER_TABLE_SIZE.
 const DEFAULT_TABLE_SIZE: usize = 4096;
-/// A table size update larger than this is treated as garbage.
-const MAX_TABLE_SIZE: usize = 1 << 24;
+/// A table size update larger than this is treated as garbage: the encoder may use no more
+/// than the decoder's SETTINGS_HEADER_TABLE_SIZE, 4096 in every mainstream HTTP/2 stack.
+pub const MAX_TABLE_SIZE: usize = 64 << 10;
+/// The largest decoded block (names, values and 32 bytes per field, as
+/// SETTINGS_MAX_HEADER_LIST_SIZE counts), 16 times hyper's and grpc-core's 16 KiB default.
+/// Without it a block of one-byte references to a 4 KiB entry decodes 4000-fold.
+pub const MAX_HEADER_LIST_SIZE: usize = 256 << 10;
 /// Per-entry overhead (RFC 7541, 4.1).
 const ENTRY_OVERHEAD: usize = 32;
 
@@ -56,16 +61,17 @@ impl Decoder {
         let mut fields = Vec::new();
         let mut mutated = false;
         let mut pos = 0;
+        let mut list_size = 0;
         while let Some(&first) = block.get(pos) {
-            if first & 0x80 != 0 {
+            let field = if first & 0x80 != 0 {
                 let index = integer(block, &mut pos, 7)?;
                 let (name, value) = self.entry(index)?;
-                fields.push(Field { name, value, sensitive: false });
+                Field { name, value, sensitive: false }
             } else if first & 0x40 != 0 {
                 let (name, value) = self.literal(block, &mut pos, 6)?;
                 self.insert(name.clone(), value.clone());
                 mutated = true;
-                fields.push(Field { name, value, sensitive: false });
+                Field { name, value, sensitive: false }
             } else if first & 0x20 != 0 {
                 if !fields.is_empty() {
                     return Err("table size update after a header field".to_owned());
@@ -77,11 +83,17 @@ impl Decoder {
                 self.max_size = size;
                 self.evict(0);
                 mutated = true;
+                continue;
             } else {
                 let sensitive = first & 0x10 != 0;
                 let (name, value) = self.literal(block, &mut pos, 4)?;
-                fields.push(Field { name, value, sensitive });
+                Field { name, value, sensitive }
+            };
+            list_size += ENTRY_OVERHEAD + field.name.len() + field.value.len();
+            if list_size > MAX_HEADER_LIST_SIZE {
+                return Err("header list too large".to_owned());
             }
+            fields.push(field);
         }
         Ok(Decoded { fields, mutated })
     }

@@ -12,7 +12,8 @@
 //! * `plan`: the faults of a proxy, one slot per kind, each with its window;
 //! * `conn`: one connection's state machine (streams, resets, GOAWAY, closing);
 //! * `lane`: one direction's output (reorder buffer, delay, writer task, backlog);
-//! * `headers` and `hpack`: following the server's header blocks (below);
+//! * `headers` and `hpack`: following the server's header blocks (below); public because
+//!   they read a peer's bytes, which `faultline-fuzz` feeds them;
 //! * `transport`: what differs between turmoil and real TCP (resets, the clock);
 //! * `report`: what connections report, and the simulator's trace of it.
 //!
@@ -111,8 +112,8 @@ use crate::trace::{EventKind, Trace};
 use crate::world::World;
 
 mod conn;
-mod headers;
-mod hpack;
+pub mod headers;
+pub mod hpack;
 mod lane;
 mod plan;
 mod report;

@@ -256,7 +256,7 @@ pub struct Marker {
 }
 
 /// Lays out one run.
-pub fn layout(scenario: &Scenario, report: &RunReport) -> Layout {
+pub fn layout<O>(scenario: &Scenario<O>, report: &RunReport) -> Layout {
     let calls = collect_calls(report);
     let handlers = collect_handlers(report);
     let hosts = lane_hosts(report, &calls);
@@ -646,7 +646,7 @@ fn collect_calls(report: &RunReport) -> BTreeMap<u64, CallView> {
             v.host = r.client.clone();
         }
         if v.method.is_empty() {
-            v.method = r.input.method().to_owned();
+            v.method = r.method.clone();
         }
         if v.end_us.is_none() {
             v.end_us = Some(r.end_us.max(v.start_us));
@@ -655,7 +655,7 @@ fn collect_calls(report: &RunReport) -> BTreeMap<u64, CallView> {
             v.code = Some(r.code);
             v.message = r.message.clone();
         }
-        v.counts = Some((r.sent, r.replies.len()));
+        v.counts = Some((r.sent, r.received));
         v.probe = r.probe;
     }
     calls
@@ -719,7 +719,7 @@ struct Window {
     tooltip: String,
 }
 
-fn fault_windows(scenario: &Scenario, report: &RunReport) -> Vec<Window> {
+fn fault_windows<O>(scenario: &Scenario<O>, report: &RunReport) -> Vec<Window> {
     #[derive(Default)]
     struct Seen {
         start: Option<(u64, String)>,
@@ -996,7 +996,7 @@ mod tests {
             })
             .collect();
         events.extend(call(1, 1_000_000, 2_000_000));
-        let l = layout(&Scenario::new("t"), &report(events, 4_000_000));
+        let l = layout(&Scenario::<()>::new("t"), &report(events, 4_000_000));
 
         assert_eq!(l.plot, Rect { x: LEFT, y: AXIS_H + 4.0, w: PLOT_W, h: LANE_PAD * 2.0 + MARKER_H + 10.0 });
         assert!(l.gaps.is_empty());
@@ -1020,7 +1020,7 @@ mod tests {
         // 100 ms of work, ten idle seconds, 100 ms of work.
         let events: Vec<Event> =
             call(1, 0, 100_000).into_iter().chain(call(2, 10_000_000, 10_100_000)).collect();
-        let l = layout(&Scenario::new("t"), &report(events, 10_100_000));
+        let l = layout(&Scenario::<()>::new("t"), &report(events, 10_100_000));
 
         assert_eq!(l.gaps.len(), 1);
         let gap = &l.gaps[0];

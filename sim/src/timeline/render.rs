@@ -17,7 +17,7 @@ use crate::runner::RunReport;
 use crate::scenario::{Expect, Scenario};
 
 /// Renders one run as a standalone HTML page with an inline SVG timeline.
-pub fn render(scenario: &Scenario, report: &RunReport) -> String {
+pub fn render<O>(scenario: &Scenario<O>, report: &RunReport) -> String {
     let layout = layout::layout(scenario, report);
     let page = html! {
         (DOCTYPE) "\n"
@@ -53,7 +53,7 @@ impl fmt::Display for Px {
     }
 }
 
-fn header(scenario: &Scenario, report: &RunReport) -> Markup {
+fn header<O>(scenario: &Scenario<O>, report: &RunReport) -> Markup {
     let expect = match report.expect {
         Expect::Pass => "pass",
         Expect::Caught => "caught",

@@ -5,29 +5,32 @@ use std::time::Duration;
 use faultline_sim::World;
 use faultline_sim::check::{Property, check};
 use faultline_sim::fault::{Fault, NetParams};
-use faultline_sim::model::Model;
 use faultline_sim::scenario::Scenario;
+use faultline_sim::system::{CallRecord, CallSummary};
 use faultline_sim::trace::{Event, EventKind, FaultEvent, Phase, Scope};
-use faultline_sim::workload::{CallInput, CallRecord, Reply};
+use faultline_sim::tutorial::check::{CHAT, STREAM_ORDER, SUMMARY};
+use faultline_sim::tutorial::{CallInput, Reply, Tutorial};
 use tonic::Code;
 
 const S: u64 = 1_000_000;
 
 /// The catalogue's network: 1–5 ms links, 500 ms keepalive, 1 s connect timeout, 1 ms tick.
 fn net() -> NetParams {
-    World::new(&Scenario::new("t"), 0).net
+    World::new(&Scenario::<CallInput>::new("t"), 0).net
 }
 
 /// The grace `net()` gives: 1 s of keepalive, a 10 ms round trip, a 1 ms tick.
 const GRACE: u64 = 1_011_000;
 
-fn record(input: CallInput, replies: Vec<Reply>, code: Code) -> CallRecord {
-    CallRecord {
+type Record = CallRecord<CallInput, Reply>;
+
+fn record(op: CallInput, replies: Vec<Reply>, code: Code) -> Record {
+    let call = CallSummary {
         id: 1,
         client: "client-0".into(),
-        input,
+        method: op.method().to_owned(),
         sent: 1,
-        replies,
+        received: replies.len(),
         code,
         message: String::new(),
         start_us: 0,
@@ -36,19 +39,20 @@ fn record(input: CallInput, replies: Vec<Reply>, code: Code) -> CallRecord {
         half_close_us: None,
         cancelled_by_client: false,
         probe: false,
-    }
+    };
+    CallRecord { call, op, replies }
 }
 
-fn failed_at(id: u64, start_us: u64, code: Code) -> CallRecord {
+fn failed_at(id: u64, start_us: u64, code: Code) -> Record {
     let mut r = record(CallInput::SayHello { name: "x".into() }, vec![], code);
-    r.id = id;
-    r.start_us = start_us;
-    r.end_us = start_us + 5_000;
+    r.call.id = id;
+    r.call.start_us = start_us;
+    r.call.end_us = start_us + 5_000;
     r
 }
 
-fn properties(scenario: &Scenario, records: &[CallRecord], events: &[Event]) -> Vec<Property> {
-    check(scenario, &Model::reference(), records, events, &net(), 100 * S)
+fn properties(scenario: &Scenario, records: &[Record], events: &[Event]) -> Vec<Property> {
+    check(&Tutorial::default(), scenario, records, events, &net(), 100 * S)
         .into_iter()
         .map(|v| v.property)
         .collect()
@@ -74,7 +78,7 @@ fn payloads_are_checked_against_the_model() {
     let route = CallInput::RecordRoute { points: vec![(0, 0), (10000000, 0), (20000000, 0)] };
     let summary = |distance| Reply::Summary { point_count: 3, feature_count: 0, distance, elapsed_time: 0 };
     let note = |m: &str| Reply::Note((m.to_owned(), Some((0, 0))));
-    let cases: Vec<(&str, CallRecord, Vec<Property>)> = vec![
+    let cases: Vec<(&str, Record, Vec<Property>)> = vec![
         (
             "right miss",
             record(CallInput::GetFeature { point: (0, 0) }, vec![feature("", (0, 0))], Code::Ok),
@@ -87,31 +91,23 @@ fn payloads_are_checked_against_the_model() {
                 vec![Reply::Feature((String::new(), None))],
                 Code::Ok,
             ),
-            vec![Property::StreamOrder],
+            vec![STREAM_ORDER],
         ),
         (
             "edge feature listed",
             record(degenerate.clone(), vec![feature(known_name, known)], Code::Ok),
             vec![],
         ),
-        ("edge feature missing", record(degenerate.clone(), vec![], Code::Ok), vec![Property::StreamOrder]),
+        ("edge feature missing", record(degenerate.clone(), vec![], Code::Ok), vec![STREAM_ORDER]),
         ("one truncation at the end", record(route.clone(), vec![summary(222389)], Code::Ok), vec![]),
-        (
-            "per-segment truncation",
-            record(route.clone(), vec![summary(222388)], Code::Ok),
-            vec![Property::Summary],
-        ),
+        ("per-segment truncation", record(route.clone(), vec![summary(222388)], Code::Ok), vec![SUMMARY]),
         ("chat right", record(chat.clone(), vec![note("a")], Code::Ok), vec![]),
-        (
-            "chat echoes new note",
-            record(chat.clone(), vec![note("a"), note("b")], Code::Ok),
-            vec![Property::Chat],
-        ),
-        ("chat stops short", record(chat.clone(), vec![], Code::Ok), vec![Property::Chat]),
+        ("chat echoes new note", record(chat.clone(), vec![note("a"), note("b")], Code::Ok), vec![CHAT]),
+        ("chat stops short", record(chat.clone(), vec![], Code::Ok), vec![CHAT]),
         (
             "hello wrong",
             record(CallInput::SayHello { name: "x".into() }, vec![Reply::Hello("Hello x".into())], Code::Ok),
-            vec![Property::StreamOrder],
+            vec![STREAM_ORDER],
         ),
     ];
     for (what, r, want) in cases {
@@ -123,7 +119,7 @@ fn payloads_are_checked_against_the_model() {
 fn a_failure_in_a_clean_run_is_a_violation_that_says_so() {
     let smoke = Scenario::new("smoke");
     let r = failed_at(1, 0, Code::Unavailable);
-    let violations = check(&smoke, &Model::reference(), &[r], &[], &net(), 100 * S);
+    let violations = check(&Tutorial::default(), &smoke, &[r], &[], &net(), 100 * S);
     assert_eq!(violations.len(), 1);
     assert_eq!(violations[0].property, Property::Status);
     assert!(violations[0].detail.contains("Unavailable"), "{}", violations[0]);
@@ -151,7 +147,7 @@ fn failures_are_attributed_by_time_place_and_code() {
         fault_event(21 * S, &scenario, 2, Phase::Acted, Scope::Call { call: 7 }),
         fault_event(31 * S, &scenario, 3, Phase::Acted, Scope::Call { call: 9 }),
     ];
-    let cases: Vec<(&str, CallRecord, Vec<Property>)> = vec![
+    let cases: Vec<(&str, Record, Vec<Property>)> = vec![
         ("during the partition", failed_at(1, S + S / 2, Code::Unavailable), vec![]),
         ("in its grace", failed_at(1, 2 * S + GRACE - 10_000, Code::Internal), vec![]),
         ("after its grace", failed_at(1, 2 * S + GRACE + 10_000, Code::Unavailable), vec![Property::Status]),
@@ -176,14 +172,14 @@ fn failures_are_attributed_by_time_place_and_code() {
     }
     // A violation names the nearest fault window.
     let late = failed_at(1, 3 * S + S / 2, Code::Unavailable);
-    let v = check(&scenario, &Model::reference(), &[late], &events, &net(), 100 * S);
+    let v = check(&Tutorial::default(), &scenario, &[late], &events, &net(), 100 * S);
     assert!(v[0].detail.contains("nearest fault: partition on client links 1.000s..2.000s"), "{}", v[0]);
 }
 
 #[test]
 fn a_call_its_own_client_cancelled_is_always_explained() {
     let mut r = failed_at(1, 0, Code::Cancelled);
-    r.cancelled_by_client = true;
+    r.call.cancelled_by_client = true;
     assert_eq!(properties(&Scenario::new("smoke"), &[r], &[]), vec![]);
 }
 
@@ -191,13 +187,13 @@ fn a_call_its_own_client_cancelled_is_always_explained() {
 fn deadlines_are_enforced_by_the_stack_and_every_call_ends() {
     let smoke = Scenario::new("smoke");
     let mut late = record(CallInput::SayHello { name: "x".into() }, vec![], Code::DeadlineExceeded);
-    late.end_us = late.deadline_us;
+    late.call.end_us = late.call.deadline_us;
     // The deadline itself is not explained by any fault in a clean run: it is a failure too.
     assert_eq!(properties(&smoke, &[late.clone()], &[]), vec![Property::Status]);
-    late.end_us = late.deadline_us + 6_000 + 1;
+    late.call.end_us = late.call.deadline_us + 6_000 + 1;
     assert_eq!(properties(&smoke, &[late.clone()], &[]), vec![Property::Status, Property::Deadline]);
-    late.code = Code::Unavailable;
-    late.end_us = late.deadline_us + 2_000;
+    late.call.code = Code::Unavailable;
+    late.call.end_us = late.call.deadline_us + 2_000;
     assert_eq!(properties(&smoke, &[late], &[]), vec![Property::Status, Property::Deadline]);
     let start = Event {
         at_us: 5,
@@ -231,14 +227,14 @@ fn elapsed_time_is_the_whole_seconds_the_handler_ran() {
     let with = |elapsed_time| {
         let summary = Reply::Summary { point_count: 1, feature_count: 0, distance: 0, elapsed_time };
         let mut r = record(route.clone(), vec![summary], Code::Ok);
-        r.end_us = 3 * S;
-        r.deadline_us = 10 * S;
+        r.call.end_us = 3 * S;
+        r.call.deadline_us = 10 * S;
         r
     };
     let ran = |us: u64| [handler(1, 10_000, true), handler(1, 10_000 + us, false)];
     assert_eq!(properties(&smoke, &[with(2)], &ran(2_700_000)), vec![]);
-    assert_eq!(properties(&smoke, &[with(3)], &ran(2_700_000)), vec![Property::Summary], "rounded up");
-    assert_eq!(properties(&smoke, &[with(1)], &ran(2_700_000)), vec![Property::Summary], "a second short");
+    assert_eq!(properties(&smoke, &[with(3)], &ran(2_700_000)), vec![SUMMARY], "rounded up");
+    assert_eq!(properties(&smoke, &[with(1)], &ran(2_700_000)), vec![SUMMARY], "a second short");
     // On a second's edge, either side of it (two ticks of slack).
     assert_eq!(properties(&smoke, &[with(1)], &ran(2_000_500)), vec![]);
     assert_eq!(properties(&smoke, &[with(2)], &ran(2_000_500)), vec![]);

@@ -4,7 +4,8 @@
 use faultline_services::Mutant;
 use faultline_sim::catalogue::catalogue;
 use faultline_sim::check::Property;
-use faultline_sim::run;
+use faultline_sim::tutorial::check::{CHAT, STREAM_ORDER, SUMMARY};
+use faultline_sim::tutorial::run;
 
 /// The default seeds of `faultline run`.
 const DEFAULT_SEEDS: u64 = 8;
@@ -12,11 +13,9 @@ const DEFAULT_SEEDS: u64 = 8;
 /// The property each mutant's bug violates first.
 fn expected(mutant: Mutant) -> &'static [Property] {
     match mutant {
-        Mutant::SegmentTruncation | Mutant::ElapsedRounded => &[Property::Summary],
-        Mutant::DefaultFeatureOnMiss | Mutant::ExclusiveEdges | Mutant::DropLastMessage => {
-            &[Property::StreamOrder]
-        }
-        Mutant::EchoNewNote | Mutant::SharedChat => &[Property::Chat],
+        Mutant::SegmentTruncation | Mutant::ElapsedRounded => &[SUMMARY],
+        Mutant::DefaultFeatureOnMiss | Mutant::ExclusiveEdges | Mutant::DropLastMessage => &[STREAM_ORDER],
+        Mutant::EchoNewNote | Mutant::SharedChat => &[CHAT],
         Mutant::Unavailable | Mutant::IdleTimeout | Mutant::SlotLeak => &[Property::Status],
         Mutant::AspectRatioPanic => &[Property::Panic],
         Mutant::LingeringHandler => &[Property::HandlerLeak],
@@ -27,7 +26,7 @@ fn expected(mutant: Mutant) -> &'static [Property] {
 fn every_mutant_is_caught_within_the_default_seeds_by_its_property() {
     for mutant in Mutant::ALL {
         let caught = catalogue().into_iter().filter(|s| s.mutant.is_none()).find_map(|mut scenario| {
-            scenario.mutant = Some(mutant);
+            scenario.mutant = Some(mutant.to_string());
             (0..DEFAULT_SEEDS).find_map(|seed| {
                 let report = run(&scenario, seed);
                 (!report.passed()).then(|| (scenario.name.clone(), seed, report.violations))
@@ -47,10 +46,10 @@ fn every_mutant_is_caught_within_the_default_seeds_by_its_property() {
 #[test]
 fn a_slot_leak_survives_short_runs_and_is_caught_by_the_soak() {
     let mut smoke = faultline_sim::catalogue::find("smoke").unwrap();
-    smoke.mutant = Some(Mutant::SlotLeak);
+    smoke.mutant = Some(Mutant::SlotLeak.to_string());
     assert!(run(&smoke, 0).passed(), "90 calls never exhaust 2,500 slots");
     let mut soak = faultline_sim::catalogue::find("soak").unwrap();
-    soak.mutant = Some(Mutant::SlotLeak);
+    soak.mutant = Some(Mutant::SlotLeak.to_string());
     let report = run(&soak, 0);
     assert!(
         report

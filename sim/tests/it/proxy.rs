@@ -9,7 +9,6 @@ use faultline_proto::helloworld::HelloRequest;
 use faultline_proto::helloworld::greeter_client::GreeterClient;
 use faultline_proto::routeguide::route_guide_client::RouteGuideClient;
 use faultline_proto::routeguide::{Feature, Point, RouteNote};
-use faultline_services::FeatureDb;
 use faultline_services::route_guide::list_features as reference_list;
 use faultline_services::tutorial::{self, KNOWN_POINT, TUTORIAL_RECTANGLE};
 use faultline_sim::fault::{Fault, TimedFault};
@@ -17,6 +16,7 @@ use faultline_sim::net::{self, SimChannel, Traffic};
 use faultline_sim::proxy::Proxy;
 use faultline_sim::server::{self, ServerHost};
 use faultline_sim::trace::{Event, EventKind, Phase, Trace, first_difference};
+use faultline_sim::tutorial::Tutorial;
 use faultline_sim::{Scenario, World};
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -29,7 +29,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The world of these tests: the catalogue's network, 300 s to run.
 fn world(seed: u64) -> World {
-    let mut scenario = Scenario::new("proxy-test");
+    let mut scenario: Scenario = Scenario::new("proxy-test");
     scenario.limit_ms = 300_000;
     World::new(&scenario, seed)
 }
@@ -41,8 +41,10 @@ fn build_sim<'a>(seed: u64) -> turmoil::Sim<'a> {
 /// The one server, as the simulator runs it.
 fn add_server(sim: &mut turmoil::Sim<'_>, seed: u64, trace: &Trace) {
     let host = ServerHost {
-        db: Arc::new(FeatureDb::reference()),
+        system: Tutorial::shared(),
         mutant: None,
+        disk: Arc::default(),
+        starts: Arc::default(),
         faults: Vec::new(),
         trace: trace.clone(),
         traffic: Traffic::default(),
@@ -84,7 +86,7 @@ fn channel(trace: &Trace) -> SimChannel {
 }
 
 fn expected_features() -> Vec<Feature> {
-    reference_list(&FeatureDb::reference(), &TUTORIAL_RECTANGLE, None)
+    reference_list(&faultline_services::FeatureDb::reference(), &TUTORIAL_RECTANGLE, None)
 }
 
 fn point(latitude: i32, longitude: i32) -> Point {
@@ -153,7 +155,7 @@ fn assert_tutorial_chat(replies: &Streamed<RouteNote>) {
 }
 
 fn assert_known_feature(feature: &Feature) {
-    let db = FeatureDb::reference();
+    let db = faultline_services::FeatureDb::reference();
     let expected = db.feature_at(&KNOWN_POINT).expect("the tutorial's point is in the database");
     assert_eq!(feature, expected);
     assert!(!feature.name.is_empty());

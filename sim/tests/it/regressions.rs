@@ -1,8 +1,7 @@
 //! Failures property search once found, committed as scenario files named
 //! `<what>@<seed>.toml`, replayed on every test run.
 
-use faultline_sim::run;
-use faultline_sim::scenario::Scenario;
+use faultline_sim::tutorial::{run, scenario_from_toml};
 
 #[test]
 fn every_committed_regression_passes() {
@@ -16,7 +15,7 @@ fn every_committed_regression_passes() {
             .rsplit_once('@')
             .and_then(|(_, s)| s.parse().ok())
             .unwrap_or_else(|| panic!("{name}: no @seed"));
-        let scenario = Scenario::from_toml(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let scenario = scenario_from_toml(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let report = run(&scenario, seed);
         let violations: Vec<String> = report.violations.iter().map(ToString::to_string).collect();
         assert!(report.passed(), "{name} fails again:\n{}", violations.join("\n"));

@@ -2,6 +2,7 @@
 
 use faultline_sim::catalogue::catalogue;
 use faultline_sim::scenario::Scenario;
+use faultline_sim::tutorial::{CallInput, scenario_from_toml};
 
 #[test]
 fn every_catalogue_scenario_round_trips_through_toml() {
@@ -32,7 +33,7 @@ every = 3
 at_ms = 0
 for_ms = 2000
 "#;
-    let s = Scenario::from_toml(text).unwrap();
+    let s: Scenario = Scenario::from_toml(text).unwrap();
     assert_eq!((s.name.as_str(), s.clients, s.deadline_ms, s.faults.len()), ("my-partition", 2, 1500, 2));
     assert_eq!(s.fault_names(), ["partition-oneway", "rst-stream"]);
     assert!(s.uses_proxy(), "a proxy fault puts a proxy in the path");
@@ -53,7 +54,17 @@ fn bad_files_are_rejected_with_a_reason() {
         ("[[proxy]]\nkind = \"goaway\"\nafter_frames = 1", "malformed"),
     ];
     for (text, reason) in cases {
-        let err = Scenario::from_toml(text).expect_err(text).to_string();
+        let err = Scenario::<CallInput>::from_toml(text).expect_err(text).to_string();
         assert!(err.contains(reason), "{text:?}: {err}");
     }
+}
+
+#[test]
+fn a_mutant_the_tutorial_does_not_know_is_rejected() {
+    let text = "mutant = \"no-such-bug\"";
+    let generic: Scenario = Scenario::from_toml(text).expect("structurally valid");
+    assert_eq!(generic.mutant.as_deref(), Some("no-such-bug"));
+    let err = scenario_from_toml(text).expect_err("the tutorial has no such mutant").to_string();
+    assert!(err.contains("unknown mutant `no-such-bug`"), "{err}");
+    assert!(scenario_from_toml("mutant = \"segment-truncation\"").is_ok());
 }

@@ -1,9 +1,10 @@
 //! Every catalogue scenario over a few seeds: the expectation holds, each
 //! fault actually fires, and runs are deterministic.
 
+use faultline_sim::RunReport;
 use faultline_sim::catalogue::catalogue;
 use faultline_sim::scenario::Expect;
-use faultline_sim::{RunReport, run};
+use faultline_sim::tutorial::run;
 
 const SEEDS: [u64; 2] = [0, 1];
 
@@ -65,7 +66,7 @@ fn every_fault_scenario_has_clean_time_before_or_after_its_faults() {
 #[test]
 fn a_service_that_fails_every_call_fails_every_fault_scenario() {
     for mut scenario in catalogue().into_iter().filter(|s| !s.faults.is_empty()) {
-        scenario.mutant = Some(faultline_services::Mutant::Unavailable);
+        scenario.mutant = Some(faultline_services::Mutant::Unavailable.to_string());
         let report = run(&scenario, 0);
         let status =
             report.violations.iter().filter(|v| v.property == faultline_sim::check::Property::Status);
@@ -100,7 +101,8 @@ fn smoke_has_no_failed_calls_and_covers_all_six_methods() {
     let scenario = faultline_sim::catalogue::find("smoke").unwrap();
     let report = run(&scenario, 7);
     assert_eq!(report.failed_calls, 0, "{}", describe(&report));
-    let methods: std::collections::BTreeSet<&str> = report.records.iter().map(|r| r.input.method()).collect();
+    let methods: std::collections::BTreeSet<&str> =
+        report.records.iter().map(|r| r.method.as_str()).collect();
     assert_eq!(methods.len(), 6, "methods seen: {methods:?}");
 }
 

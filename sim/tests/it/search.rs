@@ -5,8 +5,9 @@
 //! `FAULTLINE_SEARCH_SEED` searches a different part of the space.
 
 use faultline_services::Mutant;
+use faultline_sim::RunReport;
 use faultline_sim::scenario::Scenario;
-use faultline_sim::{RunReport, run};
+use faultline_sim::tutorial::run;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use faultline_sim::check::{Property, Violation};
 use faultline_sim::runner::FaultTally;
+use faultline_sim::system::CallSummary;
 use faultline_sim::timeline::{COLOR_CANCELLED, COLOR_DEADLINE, COLOR_ERROR, COLOR_OK, render};
 use faultline_sim::trace::{Event, EventKind, FaultEvent, HostState, Phase, Scope, hash_events};
-use faultline_sim::workload::{CallInput, CallRecord, Reply};
 use faultline_sim::{Expect, Fault, RunReport, Scenario};
 use tonic::Code;
 
@@ -41,7 +41,7 @@ fn call(
     (sent, received): (u32, u32),
     code: Code,
     message: &str,
-) -> (Vec<Event>, CallRecord) {
+) -> (Vec<Event>, CallSummary) {
     let start = EventKind::CallStart { call: id, method: "SayHello".into(), deadline_us: 2_000_000 };
     let mut events = vec![event(start_us, host, start)];
     for seq in 0..sent {
@@ -53,12 +53,12 @@ fn call(
         events.push(event(end_us.saturating_sub(100), host, EventKind::Received { call: id, seq, message }));
     }
     events.push(event(end_us, host, EventKind::CallEnd { call: id, code, message: message.to_owned() }));
-    let record = CallRecord {
+    let record = CallSummary {
         id,
         client: host.to_owned(),
-        input: CallInput::SayHello { name: "you".into() },
+        method: "SayHello".to_owned(),
         sent,
-        replies: (0..received).map(|_| Reply::Hello("x".into())).collect(),
+        received: received as usize,
         code,
         message: message.to_owned(),
         start_us,
@@ -74,7 +74,7 @@ fn call(
 fn report(
     scenario: &Scenario,
     mut events: Vec<Event>,
-    records: Vec<CallRecord>,
+    records: Vec<CallSummary>,
     sim_time_us: u64,
 ) -> RunReport {
     events.sort_by_key(|e| e.at_us);

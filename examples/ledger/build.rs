@@ -1,0 +1,8 @@
+//! Compiles the ledger's proto with `protox` (no `protoc`) into tonic code.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto/ledger.proto");
+    let fds = protox::compile(["ledger.proto"], ["proto"])?;
+    tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(fds)?;
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! The harness a `#[test]` drives: a [`System`], scenarios, seeds; a failure panics with its
+//! seed and the one command that replays it.
+//!
+//! ```no_run
+//! # use faultline_sim::{Harness, tutorial::Tutorial};
+//! #[test]
+//! fn survives_the_fault_catalogue() {
+//!     Harness::new(Tutorial::default()).seeds(0..4).check();
+//! }
+//! ```
+//!
+//! Environment, for replaying one failure: `SEED=n` runs only that seed;
+//! `FAULTLINE_SCENARIO=name` only the scenario of that name; `FAULTLINE_SCENARIO_FILE=path`
+//! runs the scenario in that file (what a search printed) instead; `FAULTLINE_TIMELINE=path`
+//! writes the first failure's timeline (HTML) there.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use proptest::strategy::Strategy;
+use rayon::prelude::*;
+
+use crate::catalogue;
+use crate::runner::{RunReport, run};
+use crate::scenario::{Expect, Scenario};
+use crate::search::{self, Found, SearchConfig};
+use crate::system::System;
+
+/// A system, the scenarios it must survive and the seeds to run them under.
+pub struct Harness<S: System> {
+    system: Arc<S>,
+    scenarios: Vec<Scenario<S::Op>>,
+    seeds: Range<u64>,
+    swarm: bool,
+    replay_as: Option<String>,
+}
+
+/// A scenario that did not come out as it expects.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The failing run (for a scenario expected to be caught that never was: its first seed's).
+    pub report: RunReport,
+    /// What went wrong, with `SEED=` and the replay command.
+    pub text: String,
+}
+
+/// The scenarios and the seeds a harness runs.
+type Plan<O> = (Vec<Scenario<O>>, Vec<u64>);
+
+impl<S: System> Harness<S> {
+    /// `system` against the fault catalogue ([`catalogue::faults`]) on seeds `0..8`.
+    pub fn new(system: S) -> Self {
+        Self::shared(Arc::new(system))
+    }
+
+    /// The same, for a system already shared.
+    pub fn shared(system: Arc<S>) -> Self {
+        Self { system, scenarios: catalogue::faults(), seeds: 0..8, swarm: false, replay_as: None }
+    }
+
+    /// Runs these scenarios instead.
+    pub fn scenarios(mut self, scenarios: impl IntoIterator<Item = Scenario<S::Op>>) -> Self {
+        self.scenarios = scenarios.into_iter().collect();
+        self
+    }
+
+    /// Runs these seeds (each scenario under each).
+    pub fn seeds(mut self, seeds: Range<u64>) -> Self {
+        self.seeds = seeds;
+        self
+    }
+
+    /// Swarm testing: each seed runs a seeded half of its scenario's faults.
+    pub fn swarm(mut self, on: bool) -> Self {
+        self.swarm = on;
+        self
+    }
+
+    /// How findings say to replay them, with `{scenario}` and `{seed}` in place (default:
+    /// the `cargo test` command of the running test, [`replay_command`]).
+    pub fn replay_as(mut self, template: &str) -> Self {
+        self.replay_as = Some(template.to_owned());
+        self
+    }
+
+    /// The system under test.
+    pub fn system(&self) -> &Arc<S> {
+        &self.system
+    }
+
+    /// Runs one scenario under one seed.
+    pub fn replay(&self, scenario: &Scenario<S::Op>, seed: u64) -> RunReport {
+        run(&self.system, scenario, seed)
+    }
+
+    /// The scenarios and seeds to run, after `SEED`, `FAULTLINE_SCENARIO` and
+    /// `FAULTLINE_SCENARIO_FILE`.
+    fn plan(&self) -> Result<Plan<S::Op>, String> {
+        let seeds: Vec<u64> = match std::env::var("SEED") {
+            Ok(seed) => vec![seed.trim().parse().map_err(|_| format!("SEED={seed} is not a u64"))?],
+            Err(_) => self.seeds.clone().collect(),
+        };
+        let mut scenarios = match std::env::var("FAULTLINE_SCENARIO_FILE") {
+            Ok(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+                vec![Scenario::from_toml(&text).map_err(|e| format!("{path}: {e}"))?]
+            }
+            Err(_) => self.scenarios.clone(),
+        };
+        if let Ok(name) = std::env::var("FAULTLINE_SCENARIO") {
+            scenarios.retain(|s| s.name == name);
+            if scenarios.is_empty() {
+                return Err(format!("FAULTLINE_SCENARIO={name}: no scenario of that name"));
+            }
+        }
+        for s in &scenarios {
+            s.validate().map_err(|e| e.to_string())?;
+            self.system.validate(s).map_err(|reason| format!("invalid scenario `{}`: {reason}", s.name))?;
+        }
+        Ok((scenarios, seeds))
+    }
+
+    /// Runs every scenario under every seed (on a thread pool; each run is deterministic) and
+    /// returns the scenarios that did not come out as they expect: a `pass` scenario that
+    /// failed on a seed (its first failing seed), a `caught` one that passed on every seed.
+    pub fn run(&self) -> Result<Vec<Finding>, String> {
+        let (scenarios, seeds) = self.plan()?;
+        let jobs: Vec<(usize, u64)> =
+            (0..scenarios.len()).flat_map(|i| seeds.iter().map(move |&seed| (i, seed))).collect();
+        let reports: Vec<(usize, u64, RunReport)> = jobs
+            .into_par_iter()
+            .map(|(i, seed)| {
+                let scenario = if self.swarm { scenarios[i].swarm(seed) } else { scenarios[i].clone() };
+                (i, seed, run(&self.system, &scenario, seed).without_trace())
+            })
+            .collect();
+        let mut findings = Vec::new();
+        for (i, scenario) in scenarios.iter().enumerate() {
+            let mut runs = reports.iter().filter(|(j, ..)| *j == i).map(|(_, seed, r)| (*seed, r));
+            let finding = match scenario.expect {
+                Expect::Pass => runs.find(|(_, r)| !r.passed()).map(|(seed, r)| {
+                    let lines: Vec<String> = r.violations.iter().take(5).map(ToString::to_string).collect();
+                    (r.clone(), format!("failed on SEED={seed}:\n  {}", lines.join("\n  ")))
+                }),
+                Expect::Caught => match runs.clone().find(|(_, r)| !r.passed()) {
+                    Some(_) => None,
+                    None => runs.next().map(|(_, r)| {
+                        (r.clone(), "expected to be caught, but passed on every seed".to_owned())
+                    }),
+                },
+            };
+            if let Some((report, what)) = finding {
+                let replay = match &self.replay_as {
+                    Some(template) => template
+                        .replace("{scenario}", &scenario.name)
+                        .replace("{seed}", &report.seed.to_string()),
+                    None => replay_command(&scenario.name, report.seed),
+                };
+                let text = format!("scenario `{}` {what}\nreplay: {replay}", scenario.name);
+                findings.push(Finding { scenario: scenario.name.clone(), report, text });
+            }
+        }
+        Ok(findings)
+    }
+
+    /// Runs every scenario under every seed; panics, listing every finding with its seed and
+    /// replay command, if any scenario did not come out as it expects. With
+    /// `FAULTLINE_TIMELINE=path`, the first finding's timeline is written there.
+    pub fn check(&self) {
+        let findings = self.run().unwrap_or_else(|e| panic!("faultline: {e}"));
+        let Some(first) = findings.first() else { return };
+        if let Ok(path) = std::env::var("FAULTLINE_TIMELINE")
+            && let Some(scenario) = self.scenarios.iter().find(|s| s.name == first.scenario)
+        {
+            let report = self.replay(scenario, first.report.seed);
+            let html = crate::timeline::render(scenario, &report);
+            if let Err(e) = std::fs::write(&path, html) {
+                eprintln!("faultline: cannot write the timeline to {path}: {e}");
+            }
+        }
+        let texts: Vec<&str> = findings.iter().map(|f| f.text.as_str()).collect();
+        panic!("faultline: {} scenario(s) failed\n\n{}", findings.len(), texts.join("\n\n"));
+    }
+
+    /// Property search over scenarios whose scripted workload comes from `ops` (with up to
+    /// `max_faults` faults of the catalogue); returns the first failure, shrunk, or `None` when
+    /// `config.cases` cases passed.
+    pub fn search(
+        &self,
+        ops: impl Strategy<Value = S::Op>,
+        max_faults: usize,
+        mutant: Option<String>,
+        config: SearchConfig,
+    ) -> Result<Option<Found<S::Op>>, String> {
+        search::search(&self.system, search::scenario(ops, max_faults, mutant), config)
+    }
+}
+
+/// The command that reruns one seed of one scenario of the `#[test]` running now: the test's
+/// name is the thread's (libtest names each test's thread after it), the package is cargo's.
+pub fn replay_command(scenario: &str, seed: u64) -> String {
+    let test = std::thread::current().name().filter(|n| *n != "main").map(str::to_owned);
+    let package = std::env::var("CARGO_PKG_NAME").map(|p| format!(" -p {p}")).unwrap_or_default();
+    let filter = test.map(|t| format!(" -- --exact {t}")).unwrap_or_default();
+    format!("SEED={seed} FAULTLINE_SCENARIO={scenario} cargo test{package}{filter}")
+}
