@@ -627,6 +627,21 @@ mod tests {
         assert_eq!((summaries[0].seeds, summaries[0].ok, summaries[0].verdict().as_str()), (5, true, "pass"));
     }
 
+    #[test]
+    fn a_consumer_that_breaks_stops_the_sweep() {
+        // One client making one call: runs of a few milliseconds.
+        let mut s = sweep(&["smoke"], SeedRange::new(0, 10_000).unwrap(), None);
+        s.entries[0].scenario.clients = 1;
+        s.entries[0].scenario.calls_per_client = 1;
+        s.threads = 1;
+        let mut seen = Vec::new();
+        s.run(|o| {
+            seen.push(o.record.seed);
+            if seen.len() == 3 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        });
+        assert_eq!(seen, vec![0, 1, 2]);
+    }
+
     fn record(seed: u64, violations: &[&str]) -> RunRecord {
         RunRecord {
             scenario: "x".into(),
