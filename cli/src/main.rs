@@ -4,6 +4,9 @@
 mod client;
 mod conformance;
 mod exit;
+mod junit;
+mod merge;
+mod report;
 mod serve;
 mod sweep;
 mod table;
@@ -32,6 +35,8 @@ struct Cli {
 enum Command {
     /// Run scenarios over seeds in the simulator; print a table; exit 1 on failure.
     Run(sweep::RunArgs),
+    /// Merge the `--json` outputs of a sweep's shards into the whole sweep's report.
+    Merge(merge::MergeArgs),
     /// Replay one scenario and seed verbosely, optionally writing a timeline.
     Replay(sweep::ReplayArgs),
     /// List the scenario catalogue.
@@ -67,6 +72,7 @@ fn main() -> ExitCode {
     let command = match cli.command {
         Command::Run(args) => return finish(sweep::run_cmd(args)),
         Command::Replay(args) => return finish(sweep::replay_cmd(args)),
+        Command::Merge(args) => return finish(merge::run(args)),
         Command::Conformance(args) => return finish(conformance::run(args)),
         Command::List => {
             for s in faultline_sim::catalogue::catalogue() {
@@ -84,7 +90,11 @@ fn main() -> ExitCode {
         match command {
             Command::Serve(args) => serve::run(args).await,
             Command::Client(args) => client::run(args).await,
-            Command::Run(_) | Command::Replay(_) | Command::List | Command::Conformance(_) => {
+            Command::Run(_)
+            | Command::Replay(_)
+            | Command::Merge(_)
+            | Command::List
+            | Command::Conformance(_) => {
                 unreachable!("handled above")
             }
         }
