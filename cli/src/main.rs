@@ -4,7 +4,10 @@
 mod client;
 mod conformance;
 mod exit;
+mod junit;
+mod merge;
 mod proxy;
+mod report;
 mod serve;
 mod sweep;
 mod table;
@@ -33,6 +36,8 @@ struct Cli {
 enum Command {
     /// Run scenarios over seeds in the simulator; print a table; exit 1 on failure.
     Run(sweep::RunArgs),
+    /// Merge the `--json` outputs of a sweep's shards into the whole sweep's report.
+    Merge(merge::MergeArgs),
     /// Replay one scenario and seed verbosely, optionally writing a timeline.
     Replay(sweep::ReplayArgs),
     /// List the scenario catalogue.
@@ -70,6 +75,7 @@ fn main() -> ExitCode {
     let command = match cli.command {
         Command::Run(args) => return finish(sweep::run_cmd(args)),
         Command::Replay(args) => return finish(sweep::replay_cmd(args)),
+        Command::Merge(args) => return finish(merge::run(args)),
         Command::Conformance(args) => return finish(conformance::run(args)),
         // The proxy sizes its own runtime (`--threads`).
         Command::Proxy(args) => return finish(proxy::main(args)),
@@ -91,6 +97,7 @@ fn main() -> ExitCode {
             Command::Client(args) => client::run(args).await,
             Command::Run(_)
             | Command::Replay(_)
+            | Command::Merge(_)
             | Command::List
             | Command::Conformance(_)
             | Command::Proxy(_) => {

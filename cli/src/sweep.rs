@@ -1,17 +1,18 @@
 //! `faultline run` and `faultline replay`: the library's sweep, printed.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 use clap::Args;
 use faultline_sim::catalogue;
-use faultline_sim::sweep::{Entry, Shard, Summary, Sweep, replay_command, run_checked, summarize, to_report};
+use faultline_sim::sweep::{Entry, SeedRange, Shard, Sweep, run_checked};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::client::parse_seed;
 use crate::exit::Failure;
-use crate::table;
+use crate::report::{Header, Outputs, Report};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -20,18 +21,24 @@ pub struct RunArgs {
     /// Also run scenarios from these TOML files.
     #[arg(long = "file", value_name = "PATH")]
     files: Vec<PathBuf>,
-    /// Seeds per scenario: 0..N.
+    /// Seeds per scenario, from --seed-start on (any number up to 2^64 - 1).
     #[arg(long, default_value_t = 8)]
     seeds: u64,
-    /// Run exactly this seed (decimal or 0x hex) instead of 0..N.
+    /// The first seed (decimal or 0x hex): a machine can take a contiguous range of seeds.
+    #[arg(long, value_parser = parse_seed, default_value = "0", conflicts_with = "seed")]
+    seed_start: u64,
+    /// Run exactly this seed (decimal or 0x hex) instead of a range.
     #[arg(long, value_parser = parse_seed)]
     seed: Option<u64>,
-    /// Run only slice i of n (e.g. 0/4) of the (scenario, seed) pairs.
+    /// Run only slice i of n (e.g. 0/4) of the (scenario, seed) pairs of the seed range.
     #[arg(long, value_parser = Shard::parse)]
     shard: Option<Shard>,
-    /// Print the reports as JSON instead of a table.
+    /// Print JSON Lines (a header, every run as it finishes, summaries) instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also write a JUnit XML report (one test case per scenario) to this file.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
     /// Run every seed twice; a different trace is a `determinism` violation.
     #[arg(long)]
     check_determinism: bool,
@@ -81,7 +88,7 @@ fn load_file(path: &Path) -> Result<Entry, Failure> {
 }
 
 pub fn run_cmd(args: RunArgs) -> Result<(), Failure> {
-    let mut entries = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
     for name in &args.scenarios {
         entries.push(load(name)?);
     }
@@ -94,14 +101,17 @@ pub fn run_cmd(args: RunArgs) -> Result<(), Failure> {
             .map(|scenario| Entry { replay_as: scenario.name.clone(), scenario })
             .collect();
     }
-    if args.seeds == 0 && args.seed.is_none() {
-        return Err(Failure::environment(anyhow!("--seeds must be at least 1")));
+    // A run's line names its scenario; two of one name could not be told apart.
+    for (i, e) in entries.iter().enumerate() {
+        if entries[..i].iter().any(|other| other.scenario.name == e.scenario.name) {
+            return Err(Failure::environment(anyhow!("scenario `{}` is given twice", e.scenario.name)));
+        }
     }
-    let (first_seed, seeds) = args.seed.map_or((0, args.seeds), |seed| (seed, 1));
+    let (start, count) = args.seed.map_or((args.seed_start, args.seeds), |seed| (seed, 1));
+    let seeds = SeedRange::new(start, count).map_err(|e| Failure::environment(e.into()))?;
     let threads = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let sweep = Sweep {
         entries,
-        first_seed,
         seeds,
         shard: args.shard,
         swarm: args.swarm,
@@ -109,75 +119,35 @@ pub fn run_cmd(args: RunArgs) -> Result<(), Failure> {
         threads,
     };
 
-    let progress = if args.json { ProgressBar::hidden() } else { ProgressBar::new(sweep.jobs()) };
+    // indicatif draws only on a terminal; with JSON on stdout, not at all.
+    let jobs = u64::try_from(sweep.jobs()).unwrap_or(u64::MAX);
+    let progress = if args.json { ProgressBar::hidden() } else { ProgressBar::new(jobs) };
     progress.set_style(
         ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} runs {per_sec} {msg}",
+            "{spinner} [{elapsed_precise}] {bar:30} {human_pos}/{human_len} runs, {per_sec}, ETA {eta} {msg}",
         )
         .expect("static template"),
     );
+    let outputs = Outputs { json: args.json, junit: args.junit };
+    let mut report = Report::start(Header::of(&sweep), outputs)?;
     let started = Instant::now();
-    let outcomes = sweep.run(|o| {
-        progress.set_message(format!("{} seed {}", o.report.scenario, o.report.seed));
+    let mut failed = None;
+    sweep.run(|o| {
+        progress.set_message(format!("{} seed {}", o.record.scenario, o.record.seed));
         progress.inc(1);
+        match report.add(o.entry, o.record) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                failed = Some(e);
+                ControlFlow::Break(())
+            }
+        }
     });
     progress.finish_and_clear();
-    let wall = started.elapsed();
-
-    let summaries = summarize(&sweep, &outcomes);
-    let all_ok = summaries.iter().all(|s| s.ok);
-    if args.json {
-        let doc = serde_json::json!({ "ok": all_ok, "wall_ms": wall.as_millis() as u64, "runs": outcomes });
-        println!("{}", serde_json::to_string_pretty(&doc).expect("reports serialize"));
-    } else {
-        print!("{}", table::render(&summaries.iter().map(row).collect::<Vec<_>>()));
-        for o in to_report(&sweep, &outcomes) {
-            println!();
-            println!("FAILED {} SEED={}", o.report.scenario, o.report.seed);
-            if sweep.swarm {
-                println!(
-                    "  swarm enabled faults: {}",
-                    sweep.variant(o.entry, o.report.seed).fault_names().join(", ")
-                );
-            }
-            for v in o.report.violations.iter().take(5) {
-                println!("  {v}");
-            }
-            if o.report.violations.len() > 5 {
-                println!("  ... and {} more", o.report.violations.len() - 5);
-            }
-            println!("  replay: {}", replay_command(&sweep, o));
-        }
-        println!("{} runs in {:.1}s wall", outcomes.len(), wall.as_secs_f64());
+    if let Some(e) = failed {
+        return Err(e);
     }
-    if all_ok {
-        Ok(())
-    } else {
-        Err(Failure::check(anyhow!("some scenarios did not meet their expectation")))
-    }
-}
-
-/// A summary as a table row: faults as `name×acted[touched]`, with the runs it was idle in.
-fn row(s: &Summary) -> table::Row {
-    let faults = s
-        .faults
-        .iter()
-        .map(|(name, f)| {
-            let idle = if f.idle_runs > 0 { format!(" idle:{}", f.idle_runs) } else { String::new() };
-            format!("{name}×{}[{}]{idle}", f.acted, f.touched)
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
-    table::Row {
-        scenario: s.scenario.clone(),
-        seeds: s.seeds,
-        verdict: s.verdict(),
-        calls: s.calls,
-        failed_calls: s.failed_calls,
-        faults,
-        sim_time: s.sim_time,
-        wall_time: s.wall_time,
-    }
+    report.finish(started.elapsed())
 }
 
 pub fn replay_cmd(args: ReplayArgs) -> Result<(), Failure> {

@@ -7,10 +7,10 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Row {
     pub scenario: String,
-    pub seeds: usize,
+    pub seeds: u64,
     pub verdict: String,
-    pub calls: usize,
-    pub failed_calls: usize,
+    pub calls: u64,
+    pub failed_calls: u64,
     pub faults: String,
     pub sim_time: Duration,
     pub wall_time: Duration,

@@ -1,23 +1,41 @@
-//! Sweeps: scenarios over seeds, sharded, on a pool of threads, and each scenario's verdict —
-//! the one place the pass/caught rule lives. The CLI only prints what this returns.
+//! Sweeps: scenarios over a seed range, sharded, on a pool of threads, and each scenario's
+//! verdict — the one place the pass/caught rule lives. The CLI only prints what this returns.
 //!
-//! Jobs are numbered `k = scenario × seeds + seed offset` and generated from their number
-//! (never stored), so a shard `i/n` runs the jobs with `k % n == i`, whatever the sizes.
+//! Jobs are numbered `k = scenario × seeds + seed offset` (in `u128`, so any number of seeds up
+//! to `u64::MAX` fits with any number of scenarios) and generated from their number, never
+//! stored: a shard `i/n` runs the jobs `k = i + j × n`, found by arithmetic alone. Outcomes come
+//! back in job order while at most a window of them is in flight, so a sweep's memory does not
+//! grow with its seeds: a [`Tally`] folds each run into its scenario's summary and keeps only a
+//! bounded number of failing runs.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::fmt;
+use std::hash::Hasher;
+use std::ops::ControlFlow;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::mpsc;
+use std::time::Instant;
 
-use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::check::{Property, Violation};
-use crate::runner::RunReport;
+use crate::runner::{FaultTally, RunReport};
 use crate::scenario::{Expect, Scenario};
 use crate::trace::{Event, first_difference};
-use crate::tutorial::run;
+
+/// Why a sweep cannot be described.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SweepError {
+    #[error("`{0}` is not a shard: expected i/n with 0 <= i < n, e.g. 0/4")]
+    Shard(String),
+    #[error("--seeds must be at least 1")]
+    NoSeeds,
+    #[error("seeds {start} + {count} run past the last seed, {}", u64::MAX)]
+    PastLastSeed { start: u64, count: u64 },
+}
 
 /// `i/n`: the i-th of n disjoint slices of a sweep's jobs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Shard {
     index: u64,
     count: u64,
@@ -25,8 +43,8 @@ pub struct Shard {
 
 impl Shard {
     /// Parses `i/n` (0 <= i < n).
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a shard: expected i/n with 0 <= i < n, e.g. 0/4");
+    pub fn parse(s: &str) -> Result<Self, SweepError> {
+        let bad = || SweepError::Shard(s.to_owned());
         let (i, n) = s.split_once('/').ok_or_else(bad)?;
         let (index, count): (u64, u64) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
         if count == 0 || index >= count {
@@ -35,9 +53,69 @@ impl Shard {
         Ok(Self { index, count })
     }
 
-    /// Whether job `k` is in this shard.
-    fn has(self, k: u64) -> bool {
-        k % self.count == self.index
+    /// Which slice, from 0.
+    pub fn index(self) -> u64 {
+        self.index
+    }
+
+    /// How many slices.
+    pub fn count(self) -> u64 {
+        self.count
+    }
+
+    /// Whether `i < n` (a shard read back from a file may not be).
+    pub fn is_valid(self) -> bool {
+        self.index < self.count
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Consecutive seeds: `count` of them from `start`, never past `u64::MAX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SeedRange {
+    start: u64,
+    count: u64,
+}
+
+impl SeedRange {
+    /// `count` seeds from `start`.
+    pub fn new(start: u64, count: u64) -> Result<Self, SweepError> {
+        if count == 0 {
+            return Err(SweepError::NoSeeds);
+        }
+        start.checked_add(count - 1).ok_or(SweepError::PastLastSeed { start, count })?;
+        Ok(Self { start, count })
+    }
+
+    /// The first seed.
+    pub fn start(self) -> u64 {
+        self.start
+    }
+
+    /// How many seeds.
+    pub fn count(self) -> u64 {
+        self.count
+    }
+
+    /// The last seed (inclusive).
+    pub fn last(self) -> u64 {
+        self.start + (self.count - 1)
+    }
+
+    /// Whether the range is well formed (one read back from a file may not be).
+    pub fn is_valid(self) -> bool {
+        Self::new(self.start, self.count).is_ok()
+    }
+}
+
+impl fmt::Display for SeedRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..={}", self.start, self.last())
     }
 }
 
@@ -49,14 +127,22 @@ pub struct Entry {
     pub replay_as: String,
 }
 
+impl Entry {
+    /// A stable hash of everything the scenario sets (FNV of its JSON form), so shards of
+    /// one sweep can tell that they ran the same scenario.
+    pub fn fingerprint(&self) -> String {
+        let mut hasher = fnv::FnvHasher::default();
+        hasher.write(serde_json::to_string(&self.scenario).unwrap_or_default().as_bytes());
+        format!("{:016x}", hasher.finish())
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Sweep {
     pub entries: Vec<Entry>,
-    /// The first seed.
-    pub first_seed: u64,
-    /// Seeds per scenario, from `first_seed` on.
-    pub seeds: u64,
+    /// Seeds of every scenario.
+    pub seeds: SeedRange,
     pub shard: Option<Shard>,
     /// Each seed runs the swarm variant of its scenario (a seeded half of its faults).
     pub swarm: bool,
@@ -66,36 +152,131 @@ pub struct Sweep {
     pub threads: usize,
 }
 
-/// One run of a sweep: its report (without the trace and the records, which a sweep does not
-/// keep) and how long it took.
-#[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
-    /// Which entry of the sweep.
-    #[serde(skip)]
-    pub entry: usize,
-    #[serde(flatten)]
-    pub report: RunReport,
+/// What a sweep keeps of one run: its report without trace and records, as a line of data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The scenario's name.
+    pub scenario: String,
+    pub seed: u64,
+    /// Workload calls made.
+    pub calls: u64,
+    /// Workload calls that ended non-OK.
+    pub failed_calls: u64,
+    /// Every fault the run scheduled (for a swarm run, the half it kept), with what it did.
+    pub faults: BTreeMap<String, FaultCount>,
+    /// Simulated time, microseconds.
+    pub sim_time_us: u64,
+    /// Stable hash of the full trace, hex.
+    pub trace_hash: String,
+    /// Properties that did not hold.
+    pub violations: Vec<ViolationRecord>,
     /// Wall time of the run, milliseconds (reported, never fed into the simulation).
     pub wall_ms: u64,
 }
 
-impl Sweep {
-    /// How many jobs the sweep has before sharding.
-    pub fn total(&self) -> u64 {
-        (self.entries.len() as u64).saturating_mul(self.seeds)
-    }
+/// What one fault did in one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultCount {
+    /// Times it acted on traffic.
+    pub acted: u32,
+    /// Traffic it touched, in its own unit.
+    pub touched: u64,
+}
 
-    /// How many jobs this shard runs.
-    pub fn jobs(&self) -> u64 {
-        match self.shard {
-            None => self.total(),
-            Some(s) => self.total() / s.count + u64::from(self.total() % s.count > s.index),
+/// A [`Violation`] as data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViolationRecord {
+    /// The property, as `faultline` names it (`stream-order`, `determinism`, ...).
+    pub property: String,
+    pub call: Option<u64>,
+    pub detail: String,
+}
+
+impl fmt::Display for ViolationRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.call {
+            Some(call) => write!(f, "[{}] call #{call}: {}", self.property, self.detail),
+            None => write!(f, "[{}] {}", self.property, self.detail),
+        }
+    }
+}
+
+impl RunRecord {
+    /// The record of a run that took `wall_ms`.
+    pub fn of(report: &RunReport, wall_ms: u64) -> Self {
+        let count = |t: &FaultTally| FaultCount { acted: t.acted, touched: t.touched };
+        Self {
+            scenario: report.scenario.clone(),
+            seed: report.seed,
+            calls: report.calls as u64,
+            failed_calls: report.failed_calls as u64,
+            faults: report.faults.iter().map(|(name, t)| (name.clone(), count(t))).collect(),
+            sim_time_us: report.sim_time_us,
+            trace_hash: format!("{:016x}", report.trace_hash),
+            violations: report
+                .violations
+                .iter()
+                .map(|v| ViolationRecord {
+                    property: v.property.to_string(),
+                    call: v.call,
+                    detail: v.detail.clone(),
+                })
+                .collect(),
+            wall_ms,
         }
     }
 
-    /// The (entry, seed) of job `k`.
-    fn job(&self, k: u64) -> (usize, u64) {
-        ((k / self.seeds) as usize, self.first_seed.wrapping_add(k % self.seeds))
+    /// Every property held.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// The same seed gave another trace.
+    pub fn nondeterministic(&self) -> bool {
+        let determinism = Property::Determinism.to_string();
+        self.violations.iter().any(|v| v.property == determinism)
+    }
+}
+
+/// One run of a sweep: which entry, and its record.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Which entry of the sweep.
+    pub entry: usize,
+    pub record: RunRecord,
+}
+
+/// Runs in flight per worker thread at most: outcomes wait at most this far ahead of the
+/// oldest unfinished one, so a slow run never lets the others pile up unbounded.
+const WINDOW_PER_THREAD: usize = 32;
+
+impl Sweep {
+    /// How many jobs the sweep has before sharding.
+    pub fn total(&self) -> u128 {
+        self.entries.len() as u128 * u128::from(self.seeds.count)
+    }
+
+    /// How many jobs this shard runs.
+    pub fn jobs(&self) -> u128 {
+        let total = self.total();
+        match self.shard {
+            None => total,
+            Some(s) => {
+                let (index, count) = (u128::from(s.index), u128::from(s.count));
+                if total > index { (total - index).div_ceil(count) } else { 0 }
+            }
+        }
+    }
+
+    /// The (entry, seed) of this shard's `j`-th job (`j < jobs()`).
+    pub fn job(&self, j: u128) -> (usize, u64) {
+        let k = match self.shard {
+            None => j,
+            Some(s) => u128::from(s.index) + j * u128::from(s.count),
+        };
+        let seeds = u128::from(self.seeds.count);
+        // Both fit: k < entries × seeds, and the offset < seeds <= u64::MAX - start + 1.
+        ((k / seeds) as usize, self.seeds.start + (k % seeds) as u64)
     }
 
     /// The scenario a job runs: the entry's, or its swarm variant for the seed.
@@ -104,36 +285,89 @@ impl Sweep {
         if self.swarm { scenario.swarm(seed) } else { scenario.clone() }
     }
 
-    /// Runs every job of the shard, calling `done` as each finishes; outcomes in job order.
-    pub fn run(&self, done: impl Fn(&Outcome) + Sync) -> Vec<Outcome> {
-        let shard = self.shard;
-        let job = |k: u64| {
-            let (entry, seed) = self.job(k);
-            let started = Instant::now();
-            let report = run_checked(&self.variant(entry, seed), seed, self.check_determinism);
-            let outcome = Outcome {
-                entry,
-                report: report.without_trace(),
-                wall_ms: started.elapsed().as_millis() as u64,
-            };
-            done(&outcome);
-            outcome
-        };
-        let all = |k: &u64| shard.is_none_or(|s| s.has(*k));
-        match rayon::ThreadPoolBuilder::new().num_threads(self.threads.max(1)).build() {
-            Ok(pool) => pool.install(|| (0..self.total()).into_par_iter().filter(all).map(job).collect()),
-            // No threads to be had: run them here.
-            Err(_) => (0..self.total()).filter(all).map(job).collect(),
-        }
+    /// The scenarios as a [`Tally`] counts them.
+    pub fn tally(&self) -> Tally {
+        Tally::new(
+            self.entries.iter().map(|e| (e.scenario.name.clone(), e.scenario.expect)).collect(),
+            self.swarm,
+        )
     }
+
+    /// Runs this shard's `j`-th job.
+    fn run_job(&self, j: u128) -> Outcome {
+        let (entry, seed) = self.job(j);
+        let started = Instant::now();
+        let report = run_checked(&self.variant(entry, seed), seed, self.check_determinism);
+        Outcome { entry, record: RunRecord::of(&report, started.elapsed().as_millis() as u64) }
+    }
+
+    /// Runs every job of the shard on a pool of `threads`, handing each outcome to `each` on
+    /// the calling thread, in job order, as soon as it and every job before it are done. When
+    /// `each` breaks, no further job starts; the ones under way finish unseen.
+    pub fn run(&self, mut each: impl FnMut(Outcome) -> ControlFlow<()>) {
+        let jobs = self.jobs();
+        let pool = match rayon::ThreadPoolBuilder::new().num_threads(self.threads.max(1)).build() {
+            Ok(pool) => pool,
+            // No threads to be had: run them here.
+            Err(_) => {
+                let mut j = 0;
+                while j < jobs && each(self.run_job(j)).is_continue() {
+                    j += 1;
+                }
+                return;
+            }
+        };
+        let window = (self.threads.max(1) * WINDOW_PER_THREAD) as u128;
+        pool.in_place_scope(|scope| {
+            let (tx, rx) = mpsc::channel();
+            let spawn = |j: u128| {
+                let tx = tx.clone();
+                scope.spawn(move |_| {
+                    // The runner catches a run's panics; this one would be the sweep's own bug,
+                    // carried to the calling thread rather than leaving it waiting.
+                    let _ = tx.send((j, catch_unwind(AssertUnwindSafe(|| self.run_job(j)))));
+                });
+            };
+            let mut next = 0;
+            while next < jobs && next < window {
+                spawn(next);
+                next += 1;
+            }
+            let mut waiting = BTreeMap::new();
+            let mut emitted = 0;
+            while emitted < jobs {
+                let Ok((j, outcome)) = rx.recv() else { break };
+                waiting.insert(j, outcome);
+                while let Some(outcome) = waiting.remove(&emitted) {
+                    let flow = match outcome {
+                        Ok(outcome) => each(outcome),
+                        Err(panic) => resume_unwind(panic),
+                    };
+                    emitted += 1;
+                    if flow.is_break() {
+                        return;
+                    }
+                    if next < jobs {
+                        spawn(next);
+                        next += 1;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Runs `scenario` under `seed` once: the sweep's one call into the runner.
+fn run_once(scenario: &Scenario, seed: u64) -> RunReport {
+    crate::tutorial::run(scenario, seed)
 }
 
 /// Runs `scenario` under `seed`; with `check_determinism`, runs it again and adds a
 /// `determinism` violation naming the first event that differs.
 pub fn run_checked(scenario: &Scenario, seed: u64, check_determinism: bool) -> RunReport {
-    let mut report = run(scenario, seed);
+    let mut report = run_once(scenario, seed);
     if check_determinism {
-        let again = run(scenario, seed);
+        let again = run_once(scenario, seed);
         if let Some(violation) = determinism(&report.events, &again.events) {
             report.violations.push(violation);
         }
@@ -154,35 +388,37 @@ pub fn determinism(first: &[Event], second: &[Event]) -> Option<Violation> {
 }
 
 /// What one fault did over a scenario's runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultSummary {
     /// Times it acted on traffic, all runs together.
-    pub acted: u32,
+    pub acted: u64,
     /// Traffic it touched, in its own unit (see `FaultTally`).
     pub touched: u64,
     /// Runs in which it never touched any traffic.
-    pub idle_runs: usize,
+    pub idle_runs: u64,
 }
 
 /// One scenario's line of a sweep.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub scenario: String,
     pub expect: Expect,
-    pub seeds: usize,
+    pub seeds: u64,
     /// Runs with a violation.
-    pub failing: usize,
+    pub failing: u64,
     /// A run's trace differed when repeated.
     pub nondeterministic: bool,
     /// The scenario met its expectation: every run passed, or (a canary) some run was caught;
     /// and every run was deterministic.
     pub ok: bool,
-    pub calls: usize,
-    pub failed_calls: usize,
+    pub calls: u64,
+    pub failed_calls: u64,
     /// What each fault did, over all runs.
     pub faults: BTreeMap<String, FaultSummary>,
-    pub sim_time: Duration,
-    pub wall_time: Duration,
+    /// Simulated time of all runs, microseconds.
+    pub sim_time_us: u64,
+    /// Wall time of all runs added up, milliseconds.
+    pub wall_ms: u64,
 }
 
 impl Summary {
@@ -198,69 +434,258 @@ impl Summary {
     }
 }
 
-/// One summary per entry that ran, in entry order.
-pub fn summarize(sweep: &Sweep, outcomes: &[Outcome]) -> Vec<Summary> {
-    let mut out = Vec::new();
-    for (i, entry) in sweep.entries.iter().enumerate() {
-        let mine: Vec<&Outcome> = outcomes.iter().filter(|o| o.entry == i).collect();
-        if mine.is_empty() {
-            continue;
+/// A run to show a person, with the entry it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub entry: usize,
+    pub record: RunRecord,
+}
+
+/// Failing runs kept in full; past this, findings are only counted (the JSON has them all).
+pub const KEPT_FINDINGS: usize = 100;
+
+/// A sweep's verdicts as runs come in: each scenario's summary, and the first
+/// [`KEPT_FINDINGS`] findings in full. Its size does not depend on the number of runs.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    scenarios: Vec<(String, Expect)>,
+    swarm: bool,
+    summaries: Vec<Option<Summary>>,
+    findings: Vec<Finding>,
+    findings_not_kept: u64,
+    runs: u64,
+}
+
+impl Tally {
+    /// An empty tally of these scenarios (name, expectation), in entry order.
+    pub fn new(scenarios: Vec<(String, Expect)>, swarm: bool) -> Self {
+        let summaries = vec![None; scenarios.len()];
+        Self { scenarios, swarm, summaries, findings: Vec::new(), findings_not_kept: 0, runs: 0 }
+    }
+
+    /// Folds in one run of entry `entry`.
+    pub fn add(&mut self, entry: usize, record: &RunRecord) {
+        let (name, expect) = &self.scenarios[entry];
+        let expect = *expect;
+        let swarm = self.swarm;
+        let sum = self.summaries[entry].get_or_insert_with(|| Summary {
+            scenario: if swarm { format!("{name} (swarm)") } else { name.clone() },
+            expect,
+            seeds: 0,
+            failing: 0,
+            nondeterministic: false,
+            ok: false,
+            calls: 0,
+            failed_calls: 0,
+            faults: BTreeMap::new(),
+            sim_time_us: 0,
+            wall_ms: 0,
+        });
+        let failing = !record.passed();
+        sum.seeds += 1;
+        sum.failing += u64::from(failing);
+        sum.nondeterministic |= record.nondeterministic();
+        sum.ok = !sum.nondeterministic
+            && match expect {
+                Expect::Pass => sum.failing == 0,
+                Expect::Caught => sum.failing > 0,
+            };
+        sum.calls = sum.calls.saturating_add(record.calls);
+        sum.failed_calls = sum.failed_calls.saturating_add(record.failed_calls);
+        for (name, count) in &record.faults {
+            let f = sum.faults.entry(name.clone()).or_default();
+            f.acted = f.acted.saturating_add(u64::from(count.acted));
+            f.touched = f.touched.saturating_add(count.touched);
+            f.idle_runs += u64::from(count.acted == 0);
         }
-        let nondeterministic = mine.iter().any(|o| o.report.nondeterministic());
-        let failing = mine.iter().filter(|o| !o.report.passed()).count();
-        let expect = entry.scenario.expect;
-        let met = match expect {
-            Expect::Pass => failing == 0,
-            Expect::Caught => failing > 0,
-        };
-        let mut faults: BTreeMap<String, FaultSummary> = BTreeMap::new();
-        for o in &mine {
-            for (name, t) in &o.report.faults {
-                let sum = faults.entry(name.clone()).or_default();
-                sum.acted += t.acted;
-                sum.touched += t.touched;
-                sum.idle_runs += usize::from(t.acted == 0);
+        sum.sim_time_us = sum.sim_time_us.saturating_add(record.sim_time_us);
+        sum.wall_ms = sum.wall_ms.saturating_add(record.wall_ms);
+        self.runs += 1;
+        // Shown: every run of a scenario that must pass and did not, and any nondeterministic
+        // run (a canary's caught runs are its verdict, not findings).
+        if record.nondeterministic() || (expect == Expect::Pass && failing) {
+            if self.findings.len() < KEPT_FINDINGS {
+                self.findings.push(Finding { entry, record: record.clone() });
+            } else {
+                self.findings_not_kept += 1;
             }
         }
-        let name = if sweep.swarm {
-            format!("{} (swarm)", entry.scenario.name)
-        } else {
-            entry.scenario.name.clone()
-        };
-        out.push(Summary {
-            scenario: name,
-            expect,
-            seeds: mine.len(),
-            failing,
-            nondeterministic,
-            ok: met && !nondeterministic,
-            calls: mine.iter().map(|o| o.report.calls).sum(),
-            failed_calls: mine.iter().map(|o| o.report.failed_calls).sum(),
-            faults,
-            sim_time: Duration::from_micros(mine.iter().map(|o| o.report.sim_time_us).sum()),
-            wall_time: Duration::from_millis(mine.iter().map(|o| o.wall_ms).sum()),
-        });
     }
-    out
+
+    /// One summary per scenario that ran, in entry order.
+    pub fn summaries(&self) -> Vec<Summary> {
+        self.summaries.iter().flatten().cloned().collect()
+    }
+
+    /// The summary of entry `entry`, if it ran.
+    pub fn summary(&self, entry: usize) -> Option<&Summary> {
+        self.summaries.get(entry).and_then(Option::as_ref)
+    }
+
+    /// Every scenario that ran met its expectation.
+    pub fn ok(&self) -> bool {
+        self.summaries.iter().flatten().all(|s| s.ok)
+    }
+
+    /// The first findings, in the order they were added.
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    /// Findings counted but not kept.
+    pub fn findings_not_kept(&self) -> u64 {
+        self.findings_not_kept
+    }
+
+    /// Runs folded in.
+    pub fn runs(&self) -> u64 {
+        self.runs
+    }
 }
 
-/// The runs to show a person: every run of a scenario that missed its expectation (a
-/// passing canary's runs are not shown; its summary says MISSED).
-pub fn to_report<'a>(sweep: &Sweep, outcomes: &'a [Outcome]) -> Vec<&'a Outcome> {
-    outcomes
-        .iter()
-        .filter(|o| {
-            o.report.nondeterministic()
-                || (sweep.entries[o.entry].scenario.expect == Expect::Pass && !o.report.passed())
-        })
-        .collect()
+/// The command that replays one run of the scenario `replay_as` (a catalogue name or a file).
+pub fn replay_command(replay_as: &str, seed: u64, swarm: bool) -> String {
+    let swarm = if swarm { " --swarm" } else { "" };
+    format!("cargo run --release -- replay {replay_as} --seed {seed}{swarm}")
 }
 
-/// The command that replays one run.
-pub fn replay_command(sweep: &Sweep, outcome: &Outcome) -> String {
-    let swarm = if sweep.swarm { " --swarm" } else { "" };
-    format!(
-        "cargo run --release -- replay {} --seed {}{swarm}",
-        sweep.entries[outcome.entry].replay_as, outcome.report.seed
-    )
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue;
+
+    fn sweep(names: &[&str], seeds: SeedRange, shard: Option<&str>) -> Sweep {
+        let entries = names
+            .iter()
+            .map(|n| Entry { scenario: catalogue::find(n).unwrap(), replay_as: (*n).to_owned() })
+            .collect();
+        Sweep {
+            entries,
+            seeds,
+            shard: shard.map(|s| Shard::parse(s).unwrap()),
+            swarm: false,
+            check_determinism: false,
+            threads: 2,
+        }
+    }
+
+    #[test]
+    fn seed_ranges_stop_at_the_last_seed() {
+        assert_eq!(SeedRange::new(0, 0), Err(SweepError::NoSeeds));
+        assert_eq!(SeedRange::new(0, u64::MAX).unwrap().last(), u64::MAX - 1);
+        assert_eq!(SeedRange::new(1, u64::MAX).unwrap().last(), u64::MAX);
+        assert!(matches!(SeedRange::new(2, u64::MAX), Err(SweepError::PastLastSeed { .. })));
+        assert_eq!(SeedRange::new(u64::MAX, 1).unwrap().to_string(), format!("{}..={}", u64::MAX, u64::MAX));
+    }
+
+    #[test]
+    fn shards_find_their_jobs_by_arithmetic_at_any_size() {
+        // 2 × (2^64 - 1) jobs, in 3 × 6148914691236517205 slices... of a third each per scenario.
+        let n = u64::MAX / 3;
+        let s = sweep(&["smoke", "latency"], SeedRange::new(0, u64::MAX).unwrap(), Some(&format!("5/{n}")));
+        assert_eq!(s.total(), 2 * u128::from(u64::MAX));
+        assert_eq!(s.jobs(), 6);
+        let jobs: Vec<(usize, u64)> = (0..6).map(|j| s.job(j)).collect();
+        assert_eq!(jobs, vec![(0, 5), (0, 5 + n), (0, 5 + 2 * n), (1, 5), (1, 5 + n), (1, 5 + 2 * n)]);
+    }
+
+    #[test]
+    fn shards_of_small_sweeps_partition_the_jobs() {
+        let seeds = SeedRange::new(10, 7).unwrap();
+        let whole: Vec<(usize, u64)> = {
+            let s = sweep(&["smoke", "latency", "chaos"], seeds, None);
+            (0..s.jobs()).map(|j| s.job(j)).collect()
+        };
+        assert_eq!(whole.len(), 21);
+        assert_eq!(whole[0], (0, 10));
+        assert_eq!(whole[20], (2, 16));
+        let mut shards: Vec<(usize, u64)> = (0..5)
+            .flat_map(|i| {
+                let s = sweep(&["smoke", "latency", "chaos"], seeds, Some(&format!("{i}/5")));
+                (0..s.jobs()).map(|j| s.job(j)).collect::<Vec<_>>()
+            })
+            .collect();
+        shards.sort();
+        assert_eq!(shards, whole);
+        // More shards than jobs: the last ones are empty.
+        assert_eq!(sweep(&["smoke"], SeedRange::new(0, 2).unwrap(), Some("3/4")).jobs(), 0);
+    }
+
+    #[test]
+    fn outcomes_arrive_in_job_order() {
+        let s = sweep(&["smoke"], SeedRange::new(3, 5).unwrap(), None);
+        let mut seeds = Vec::new();
+        let mut tally = s.tally();
+        s.run(|o| {
+            seeds.push(o.record.seed);
+            tally.add(o.entry, &o.record);
+            ControlFlow::Continue(())
+        });
+        assert_eq!(seeds, vec![3, 4, 5, 6, 7]);
+        let summaries = tally.summaries();
+        assert_eq!(summaries.len(), 1);
+        assert_eq!((summaries[0].seeds, summaries[0].ok, summaries[0].verdict().as_str()), (5, true, "pass"));
+    }
+
+    #[test]
+    fn a_consumer_that_breaks_stops_the_sweep() {
+        // One client making one call: runs of a few milliseconds.
+        let mut s = sweep(&["smoke"], SeedRange::new(0, 10_000).unwrap(), None);
+        s.entries[0].scenario.clients = 1;
+        s.entries[0].scenario.calls_per_client = 1;
+        s.threads = 1;
+        let mut seen = Vec::new();
+        s.run(|o| {
+            seen.push(o.record.seed);
+            if seen.len() == 3 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        });
+        assert_eq!(seen, vec![0, 1, 2]);
+    }
+
+    fn record(seed: u64, violations: &[&str]) -> RunRecord {
+        RunRecord {
+            scenario: "x".into(),
+            seed,
+            calls: 2,
+            failed_calls: 1,
+            faults: BTreeMap::from([(
+                "hold".to_owned(),
+                FaultCount { acted: u32::from(seed.is_multiple_of(2)), touched: 3 },
+            )]),
+            sim_time_us: 10,
+            trace_hash: "0".into(),
+            violations: violations
+                .iter()
+                .map(|p| ViolationRecord { property: (*p).into(), call: None, detail: "d".into() })
+                .collect(),
+            wall_ms: 1,
+        }
+    }
+
+    #[test]
+    fn a_tally_applies_the_pass_caught_rule_and_keeps_a_bounded_number_of_findings() {
+        let mut tally =
+            Tally::new(vec![("x".into(), Expect::Pass), ("canary".into(), Expect::Caught)], false);
+        for seed in 0..(KEPT_FINDINGS as u64 + 5) {
+            tally.add(0, &record(seed, &["status"]));
+        }
+        tally.add(1, &record(0, &["chat"]));
+        let s = tally.summaries();
+        assert_eq!(s[0].verdict(), format!("FAIL {n}/{n}", n = KEPT_FINDINGS + 5));
+        assert_eq!(s[0].faults["hold"], FaultSummary { acted: 53, touched: 315, idle_runs: 52 });
+        assert_eq!(s[1].verdict(), "caught 1/1");
+        assert!(!tally.ok() && s[1].ok);
+        // The canary's caught run is no finding; past the limit findings are only counted.
+        assert_eq!(tally.findings().len(), KEPT_FINDINGS);
+        assert_eq!(tally.findings_not_kept(), 5);
+        assert_eq!(tally.runs(), KEPT_FINDINGS as u64 + 6);
+
+        let mut missed = Tally::new(vec![("canary".into(), Expect::Caught)], true);
+        missed.add(0, &record(0, &[]));
+        assert_eq!((missed.summaries()[0].verdict().as_str(), missed.ok()), ("MISSED", false));
+        assert_eq!(missed.summaries()[0].scenario, "canary (swarm)");
+        missed.add(0, &record(1, &["determinism"]));
+        assert_eq!(missed.summaries()[0].verdict(), "NONDETERMINISTIC");
+        assert_eq!(missed.findings().len(), 1);
+    }
 }

@@ -4,6 +4,7 @@ mod bad_transcripts;
 mod conformance;
 mod framing;
 mod hostile;
+mod merge;
 mod proxy;
 mod serve_client;
 mod support;

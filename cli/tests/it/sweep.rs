@@ -2,7 +2,7 @@
 
 use crate::support::{faultline, run, stderr};
 
-fn stdout(out: &std::process::Output) -> String {
+pub fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -97,6 +97,9 @@ fn bad_input_to_run_and_replay_is_one_line_and_exit_code_2() {
         (vec!["run", "--shard", "4/4"], "is not a shard"),
         (vec!["run", "--shard", "x"], "is not a shard"),
         (vec!["run", "--seeds", "0"], "--seeds must be at least 1"),
+        (vec!["run", "--seed", "1", "--seed-start", "2"], "cannot be used with"),
+        (vec!["run", "smoke", "smoke"], "scenario `smoke` is given twice"),
+        (vec!["run", "--shard", "1/18446744073709551616"], "is not a shard"),
         (vec!["run", "--file", "/nonexistent/s.toml"], "cannot read scenario file"),
         (vec!["run", "--file", m], "malformed scenario"),
         (vec!["run", "--file", i], "clients must be between 1 and 64"),
@@ -128,19 +131,23 @@ fn a_seed_replays_identically_in_two_separate_processes() {
     }
 }
 
+/// The `run` lines of `--json` output (JSON Lines), as (scenario, seed).
+pub fn runs_of(json: &[u8]) -> Vec<(String, u64)> {
+    String::from_utf8_lossy(json)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "run")
+        .map(|r| (r["scenario"].as_str().unwrap().to_owned(), r["seed"].as_u64().unwrap()))
+        .collect()
+}
+
 #[test]
 fn shards_are_disjoint_and_cover_every_run() {
     let runs = |shard: &str| -> Vec<(String, u64)> {
         let out =
             run(faultline().args(["run", "smoke", "latency", "--seeds", "3", "--json", "--shard", shard]));
         assert!(out.status.success(), "{}", stderr(&out));
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        doc["runs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| (r["scenario"].as_str().unwrap().to_owned(), r["seed"].as_u64().unwrap()))
-            .collect()
+        runs_of(&out.stdout)
     };
     let mut all: Vec<(String, u64)> = ["0/3", "1/3", "2/3"].iter().flat_map(|s| runs(s)).collect();
     all.sort();
@@ -148,6 +155,82 @@ fn shards_are_disjoint_and_cover_every_run() {
         ["latency", "smoke"].iter().flat_map(|s| (0..3).map(move |seed| (s.to_string(), seed))).collect();
     expected.sort();
     assert_eq!(all, expected);
+}
+
+#[test]
+fn a_shard_of_any_number_of_seeds_finds_its_slice_without_the_others() {
+    // 2 × (2^64 - 1) jobs in slices of a third of a scenario's seeds: this shard has 6 runs.
+    let n = u64::MAX / 3;
+    let shard = format!("5/{n}");
+    let out = run(faultline().args([
+        "run",
+        "smoke",
+        "latency",
+        "--seeds",
+        &u64::MAX.to_string(),
+        "--shard",
+        &shard,
+        "--json",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let seeds = [5, 5 + n, 5 + 2 * n];
+    let expected: Vec<(String, u64)> =
+        ["smoke", "latency"].iter().flat_map(|s| seeds.map(|seed| (s.to_string(), seed))).collect();
+    assert_eq!(runs_of(&out.stdout), expected);
+    // The issue's example, a billion slices of 2^64 - 1 seeds: 18 billion runs, so only its
+    // start is watched (it used to die of "capacity overflow" before running any).
+    let mut child = faultline()
+        .args(["run", "smoke", "--seeds", &u64::MAX.to_string(), "--shard", "1/1000000000", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let header = lines.next().unwrap().unwrap();
+    let first = lines.next().unwrap().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(header.contains(r#""shard":{"index":1,"count":1000000000}"#), "{header}");
+    assert_eq!(runs_of(first.as_bytes()), vec![("smoke".to_owned(), 1)]);
+}
+
+#[test]
+fn seed_start_moves_the_range_and_the_last_seed_bounds_it() {
+    let out = run(faultline().args(["run", "smoke", "--seed-start", "0x10", "--seeds", "2", "--json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(runs_of(&out.stdout), vec![("smoke".to_owned(), 16), ("smoke".to_owned(), 17)]);
+    let header: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(header["seeds"], serde_json::json!({"start": 16, "count": 2}));
+    // The very last seed is a range of one; one more is past it.
+    let last = u64::MAX.to_string();
+    let out = run(faultline().args(["run", "smoke", "--seed-start", &last, "--seeds", "1", "--json"]));
+    assert_eq!(runs_of(&out.stdout), vec![("smoke".to_owned(), u64::MAX)]);
+    for args in [["--seed-start", &last, "--seeds", "2"], ["--seed-start", "2", "--seeds", &last]] {
+        let out = run(faultline().args(["run", "smoke"]).args(args));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("run past the last seed"), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+}
+
+#[test]
+fn progress_is_drawn_on_a_terminal_only() {
+    // Not a terminal: stderr stays empty.
+    let out = run(faultline().args(["run", "smoke", "--seeds", "2"]));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stderr(&out), "");
+    // A terminal (util-linux `script` gives the command one): seeds/s and an ETA.
+    let command = format!("{} run smoke --seeds 3 --jobs 1", env!("CARGO_BIN_EXE_faultline"));
+    let out = run(std::process::Command::new("script").args(["-qec", &command, "/dev/null"]));
+    let screen = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    assert!(screen.contains("/3 runs, ") && screen.contains("/s, ETA "), "{screen}");
+    // --json on stdout: no progress even on a terminal.
+    let command = format!("{} run smoke --seeds 2 --jobs 1 --json", env!("CARGO_BIN_EXE_faultline"));
+    let out = run(std::process::Command::new("script").args(["-qec", &command, "/dev/null"]));
+    assert!(!stdout(&out).contains("ETA"), "{}", stdout(&out));
 }
 
 #[test]
