@@ -24,6 +24,7 @@ use crate::catalogue;
 use crate::runner::{RunReport, run};
 use crate::scenario::{Expect, Scenario};
 use crate::search::{self, Found, SearchConfig};
+use crate::sweep::{RunRecord, Tally};
 use crate::system::System;
 
 /// A system, the scenarios it must survive and the seeds to run them under.
@@ -136,20 +137,26 @@ impl<S: System> Harness<S> {
                 (i, seed, run(&self.system, &scenario, seed).without_trace())
             })
             .collect();
+        // The pass/caught rule is the sweep's, in one place.
+        let expectations = scenarios.iter().map(|s| (s.name.clone(), s.expect)).collect();
+        let mut tally = Tally::new(expectations, self.swarm);
+        for (i, _, report) in &reports {
+            tally.add(*i, &RunRecord::of(report, 0));
+        }
         let mut findings = Vec::new();
         for (i, scenario) in scenarios.iter().enumerate() {
+            if tally.summary(i).is_none_or(|summary| summary.ok) {
+                continue;
+            }
             let mut runs = reports.iter().filter(|(j, ..)| *j == i).map(|(_, seed, r)| (*seed, r));
             let finding = match scenario.expect {
                 Expect::Pass => runs.find(|(_, r)| !r.passed()).map(|(seed, r)| {
                     let lines: Vec<String> = r.violations.iter().take(5).map(ToString::to_string).collect();
                     (r.clone(), format!("failed on SEED={seed}:\n  {}", lines.join("\n  ")))
                 }),
-                Expect::Caught => match runs.clone().find(|(_, r)| !r.passed()) {
-                    Some(_) => None,
-                    None => runs.next().map(|(_, r)| {
-                        (r.clone(), "expected to be caught, but passed on every seed".to_owned())
-                    }),
-                },
+                Expect::Caught => runs
+                    .next()
+                    .map(|(_, r)| (r.clone(), "expected to be caught, but passed on every seed".to_owned())),
             };
             if let Some((report, what)) = finding {
                 let replay = match &self.replay_as {
