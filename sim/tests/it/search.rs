@@ -5,11 +5,10 @@
 //! `FAULTLINE_SEARCH_SEED` searches a different part of the space.
 
 use faultline_services::Mutant;
-use faultline_sim::RunReport;
 use faultline_sim::scenario::Scenario;
-use faultline_sim::tutorial::run;
+use faultline_sim::search::{Found, SearchConfig};
+use faultline_sim::tutorial::{CallInput, Tutorial, run};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 use crate::strategies::scenario;
 
@@ -18,53 +17,34 @@ fn cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// How a failing case is shown: the scenario file and the replay command.
-pub fn describe(scenario: &Scenario, seed: u64, report: &RunReport) -> String {
-    let violations: Vec<String> = report.violations.iter().take(3).map(ToString::to_string).collect();
-    format!(
-        "SEED={seed}\n{}\n--- scenario file (save as search.toml; to keep it, as tests/it/regressions/<what>@{seed}.toml) ---\n{}--- replay ---\ncargo run --release -- run --file search.toml --seed {seed}",
-        violations.join("\n"),
-        scenario.to_toml()
-    )
-}
+/// The command that replays a printed case (to keep it: save the file as
+/// `tests/it/regressions/<what>@<seed>.toml`).
+const REPLAY: &str = "cargo run --release -- run --file {file} --seed {seed}";
 
-fn check(scenario: &Scenario, seed: u64) -> Result<(), TestCaseError> {
-    let report = run(scenario, seed);
-    if report.passed() { Ok(()) } else { Err(TestCaseError::fail(describe(scenario, seed, &report))) }
-}
-
-/// A runner whose generation is a function of `seed` (no OS randomness).
-/// The search's own seed: `FAULTLINE_SEARCH_SEED` (a u64) explores elsewhere.
-fn search_seed(default: u64) -> [u8; 32] {
-    let seed = std::env::var("FAULTLINE_SEARCH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(default);
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    bytes
-}
-
-/// Failures are not persisted by proptest: a shrunk failure is committed as a
-/// scenario file under `regressions/` instead (see `regressions.rs`).
-fn runner(cases: u32, seed: [u8; 32]) -> TestRunner {
-    let config = Config { cases, max_shrink_iters: 2_000, failure_persistence: None, ..Config::default() };
-    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed))
+/// The library's search on the tutorial; `FAULTLINE_SEARCH_SEED` (a u64) explores elsewhere.
+/// Failures are not persisted by proptest: a shrunk failure is committed as a scenario file
+/// under `regressions/` instead (see `regressions.rs`).
+fn search(strategy: impl Strategy<Value = Scenario>, cases: u32, seed: u64) -> Option<Found<CallInput>> {
+    let seed = std::env::var("FAULTLINE_SEARCH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(seed);
+    let config = SearchConfig { cases, seed, max_shrink_iters: 2_000 };
+    faultline_sim::search::search(&Tutorial::shared(), strategy, config).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn the_real_services_hold_every_property_under_generated_faults_and_workloads() {
-    let mut runner = runner(cases(24), search_seed(7));
-    let result = runner.run(&(scenario(None, 3), any::<u64>()), |(s, seed)| check(&s, seed));
-    if let Err(e) = result {
-        panic!("{e}");
+    if let Some(found) = search(scenario(None, 3), cases(24), 7) {
+        panic!("{}", found.describe(REPLAY));
     }
 }
 
 /// Searches with `mutant` switched on until a case fails; returns the shrunk case.
 fn shrunk(mutant: Mutant) -> (Scenario, u64, String) {
-    let mut runner = runner(cases(200), search_seed(mutant as u64));
-    match runner.run(&(scenario(Some(mutant), 2), any::<u64>()), |(s, seed)| check(&s, seed)) {
-        Err(TestError::Fail(reason, (s, seed))) => (s, seed, reason.to_string()),
-        Err(TestError::Abort(reason)) => panic!("{mutant}: search aborted: {reason}"),
-        Ok(()) => panic!("{mutant}: property search never caught it"),
+    match search(scenario(Some(mutant), 2), cases(200), mutant as u64) {
+        Some(found) => {
+            let reason = found.describe(REPLAY);
+            (found.scenario, found.seed, reason)
+        }
+        None => panic!("{mutant}: property search never caught it"),
     }
 }
 
@@ -100,7 +80,7 @@ fn every_mutant_is_found_and_shrunk_to_a_small_case_that_replays() {
         assert!(
             clean.passed(),
             "{mutant}: the shrunk case fails without the mutant too:\n{}",
-            describe(&reference, seed, &clean)
+            Found { scenario: reference, seed, report: clean.clone() }.describe(REPLAY)
         );
     }
 }
