@@ -18,13 +18,7 @@
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
-  duration="${BENCH_DURATION_MS:-1000}" warmup="${BENCH_WARMUP_MS:-300}"
-else
-  duration="${BENCH_DURATION_MS:-3000}" warmup="${BENCH_WARMUP_MS:-500}"
-fi
-kinds="${BENCH_KINDS:-say-hello get-feature list-features record-route route-chat}"
-in_flights="${BENCH_IN_FLIGHT:-1 64}"
+bench_settings
 ci_setup bench
 ci_build faultline loadgen
 
@@ -34,24 +28,12 @@ start_server rust 1800 "$faultline" serve all --addr 127.0.0.1:0
 rust_addr="$ADDR"
 echo "bench: grpcio server on $grpcio_addr, rust server on $rust_addr; ${duration} ms per cell" >&2
 
-# measure OUT CMD...: one load run with a timeout; its JSON line goes to $work/OUT.
-measure() {
-  local out="$1"
-  shift
-  if ! timeout --kill-after=5 120 "$@" --warmup-ms "$warmup" --duration-ms "$duration" \
-    >"$work/$out" 2>"$work/$out.err"; then
-    echo "bench: $out failed; stderr:" >&2
-    cat "$work/$out.err" >&2
-    exit 1
-  fi
-}
-
 for kind in $kinds; do
   for n in $in_flights; do
     echo "bench: $kind, $n in flight" >&2
-    measure "$kind-$n.rs-rs" "$loadgen" --addr "$rust_addr" --kind "$kind" --in-flight "$n"
-    measure "$kind-$n.rs-py" "$loadgen" --addr "$grpcio_addr" --kind "$kind" --in-flight "$n"
-    measure "$kind-$n.py-rs" env PYTHONPATH="$ci_dir/reference" \
+    bench_measure "$kind-$n.rs-rs" "$loadgen" --addr "$rust_addr" --kind "$kind" --in-flight "$n"
+    bench_measure "$kind-$n.rs-py" "$loadgen" --addr "$grpcio_addr" --kind "$kind" --in-flight "$n"
+    bench_measure "$kind-$n.py-rs" env PYTHONPATH="$ci_dir/reference" \
       "$py" "$ci_dir/bench_client.py" --addr "$rust_addr" --kind "$kind" --in-flight "$n"
   done
 done

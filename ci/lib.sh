@@ -8,6 +8,12 @@
 #                       runs CMD in the background (killed after LIMIT seconds at the latest),
 #                       waits for its `listening on HOST:PORT` line, sets ADDR, and sets
 #                       NAME_pid to its pid
+#   bench_settings      the benchmark grid and timing (BENCH_QUICK, BENCH_DURATION_MS,
+#                       BENCH_WARMUP_MS, BENCH_KINDS, BENCH_IN_FLIGHT; sets duration, warmup,
+#                       kinds, in_flights)
+#   bench_measure OUT CMD...
+#                       one load run of CMD with the grid's timing and a timeout; its JSON line
+#                       goes to $work/OUT (stderr to $work/OUT.err, shown on failure, then exit 1)
 
 ci_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$ci_dir")"
@@ -90,4 +96,25 @@ start_server() {
   echo "$ci_name: $name server did not start; its stderr:" >&2
   cat "$work/$name.err" >&2
   exit 1
+}
+
+bench_settings() {
+  if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
+    duration="${BENCH_DURATION_MS:-1000}" warmup="${BENCH_WARMUP_MS:-300}"
+  else
+    duration="${BENCH_DURATION_MS:-3000}" warmup="${BENCH_WARMUP_MS:-500}"
+  fi
+  kinds="${BENCH_KINDS:-say-hello get-feature list-features record-route route-chat}"
+  in_flights="${BENCH_IN_FLIGHT:-1 64}"
+}
+
+bench_measure() {
+  local out="$1"
+  shift
+  if ! timeout --kill-after=5 120 "$@" --warmup-ms "$warmup" --duration-ms "$duration" \
+    >"$work/$out" 2>"$work/$out.err"; then
+    echo "$ci_name: $out failed; stderr:" >&2
+    cat "$work/$out.err" >&2
+    exit 1
+  fi
 }

@@ -14,13 +14,7 @@
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
-  duration="${BENCH_DURATION_MS:-1000}" warmup="${BENCH_WARMUP_MS:-300}"
-else
-  duration="${BENCH_DURATION_MS:-3000}" warmup="${BENCH_WARMUP_MS:-500}"
-fi
-kinds="${BENCH_KINDS:-say-hello get-feature list-features record-route route-chat}"
-in_flights="${BENCH_IN_FLIGHT:-1 64}"
+bench_settings
 ci_setup proxy-bench
 ci_build faultline loadgen
 
@@ -30,21 +24,11 @@ start_server proxy 1800 "$faultline" proxy --listen 127.0.0.1:0 --upstream "$dir
 proxy_addr="$ADDR"
 echo "proxy-bench: server on $direct_addr, proxy on $proxy_addr; ${duration} ms per cell" >&2
 
-# measure OUT ADDR KIND N: one load run with a timeout; its JSON line goes to $work/OUT.
-measure() {
-  if ! timeout --kill-after=5 120 "$loadgen" --addr "$2" --kind "$3" --in-flight "$4" \
-    --warmup-ms "$warmup" --duration-ms "$duration" >"$work/$1" 2>"$work/$1.err"; then
-    echo "proxy-bench: $1 failed; stderr:" >&2
-    cat "$work/$1.err" >&2
-    exit 1
-  fi
-}
-
 for kind in $kinds; do
   for n in $in_flights; do
     echo "proxy-bench: $kind, $n in flight" >&2
-    measure "$kind-$n.direct" "$direct_addr" "$kind" "$n"
-    measure "$kind-$n.proxied" "$proxy_addr" "$kind" "$n"
+    bench_measure "$kind-$n.direct" "$loadgen" --addr "$direct_addr" --kind "$kind" --in-flight "$n"
+    bench_measure "$kind-$n.proxied" "$loadgen" --addr "$proxy_addr" --kind "$kind" --in-flight "$n"
   done
 done
 if grep -q '"event":"fault"' "$work/proxy.out"; then
