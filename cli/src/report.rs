@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
+use faultline_sim::System;
 use faultline_sim::scenario::Expect;
 use faultline_sim::sweep::{RunRecord, SeedRange, Shard, Summary, Sweep, Tally, replay_command};
 use serde::{Deserialize, Serialize};
@@ -67,7 +68,7 @@ pub enum Line {
 
 impl Header {
     /// The header of `sweep`.
-    pub fn of(sweep: &Sweep) -> Self {
+    pub fn of<S: System>(sweep: &Sweep<S>) -> Self {
         Self {
             format: FORMAT,
             faultline: env!("CARGO_PKG_VERSION").to_owned(),

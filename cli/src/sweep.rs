@@ -8,6 +8,7 @@ use anyhow::{Context, anyhow};
 use clap::Args;
 use faultline_sim::catalogue;
 use faultline_sim::sweep::{Entry, SeedRange, Shard, Sweep, run_checked};
+use faultline_sim::tutorial::Tutorial;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::client::parse_seed;
@@ -111,6 +112,7 @@ pub fn run_cmd(args: RunArgs) -> Result<(), Failure> {
     let seeds = SeedRange::new(start, count).map_err(|e| Failure::environment(e.into()))?;
     let threads = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let sweep = Sweep {
+        system: Tutorial::shared(),
         entries,
         seeds,
         shard: args.shard,
@@ -153,7 +155,7 @@ pub fn run_cmd(args: RunArgs) -> Result<(), Failure> {
 pub fn replay_cmd(args: ReplayArgs) -> Result<(), Failure> {
     let entry = load(&args.scenario)?;
     let scenario = if args.swarm { entry.scenario.swarm(args.seed) } else { entry.scenario };
-    let report = run_checked(&scenario, args.seed, false);
+    let report = run_checked(&Tutorial::shared(), &scenario, args.seed, false);
     println!("scenario {} seed {} ({})", scenario.name, args.seed, scenario.description);
     let names = scenario.fault_names();
     println!("faults: {}", if names.is_empty() { "none".to_owned() } else { names.join(", ") });

@@ -14,17 +14,16 @@
 //! runs the scenario in that file (what a search printed) instead; `FAULTLINE_TIMELINE=path`
 //! writes the first failure's timeline (HTML) there.
 
-use std::ops::Range;
+use std::ops::{ControlFlow, Range};
 use std::sync::Arc;
 
 use proptest::strategy::Strategy;
-use rayon::prelude::*;
 
 use crate::catalogue;
 use crate::runner::{RunReport, run};
 use crate::scenario::{Expect, Scenario};
 use crate::search::{self, Found, SearchConfig};
-use crate::sweep::{RunRecord, Tally};
+use crate::sweep::{Entry, SeedRange, Sweep};
 use crate::system::System;
 
 /// A system, the scenarios it must survive and the seeds to run them under.
@@ -47,8 +46,8 @@ pub struct Finding {
     pub text: String,
 }
 
-/// The scenarios and the seeds a harness runs.
-type Plan<O> = (Vec<Scenario<O>>, Vec<u64>);
+/// The scenarios and the seeds a harness runs (none: an empty range).
+type Plan<O> = (Vec<Scenario<O>>, Option<SeedRange>);
 
 impl<S: System> Harness<S> {
     /// `system` against the fault catalogue ([`catalogue::faults`]) on seeds `0..8`.
@@ -99,9 +98,12 @@ impl<S: System> Harness<S> {
     /// The scenarios and seeds to run, after `SEED`, `FAULTLINE_SCENARIO` and
     /// `FAULTLINE_SCENARIO_FILE`.
     fn plan(&self) -> Result<Plan<S::Op>, String> {
-        let seeds: Vec<u64> = match std::env::var("SEED") {
-            Ok(seed) => vec![seed.trim().parse().map_err(|_| format!("SEED={seed} is not a u64"))?],
-            Err(_) => self.seeds.clone().collect(),
+        let seeds = match std::env::var("SEED") {
+            Ok(seed) => {
+                let seed = seed.trim().parse().map_err(|_| format!("SEED={seed} is not a u64"))?;
+                SeedRange::new(seed, 1).ok()
+            }
+            Err(_) => SeedRange::new(self.seeds.start, self.seeds.end.saturating_sub(self.seeds.start)).ok(),
         };
         let mut scenarios = match std::env::var("FAULTLINE_SCENARIO_FILE") {
             Ok(path) => {
@@ -128,46 +130,56 @@ impl<S: System> Harness<S> {
     /// failed on a seed (its first failing seed), a `caught` one that passed on every seed.
     pub fn run(&self) -> Result<Vec<Finding>, String> {
         let (scenarios, seeds) = self.plan()?;
-        let jobs: Vec<(usize, u64)> =
-            (0..scenarios.len()).flat_map(|i| seeds.iter().map(move |&seed| (i, seed))).collect();
-        let reports: Vec<(usize, u64, RunReport)> = jobs
-            .into_par_iter()
-            .map(|(i, seed)| {
-                let scenario = if self.swarm { scenarios[i].swarm(seed) } else { scenarios[i].clone() };
-                (i, seed, run(&self.system, &scenario, seed).without_trace())
-            })
-            .collect();
-        // The pass/caught rule is the sweep's, in one place.
-        let expectations = scenarios.iter().map(|s| (s.name.clone(), s.expect)).collect();
-        let mut tally = Tally::new(expectations, self.swarm);
-        for (i, _, report) in &reports {
-            tally.add(*i, &RunRecord::of(report, 0));
-        }
+        let Some(seeds) = seeds else { return Ok(Vec::new()) };
+        // The sweep's jobs, window and pass/caught rule, in one place.
+        let sweep = Sweep {
+            system: self.system.clone(),
+            entries: scenarios
+                .iter()
+                .map(|s| Entry { scenario: s.clone(), replay_as: s.name.clone() })
+                .collect(),
+            seeds,
+            shard: None,
+            swarm: self.swarm,
+            check_determinism: false,
+            threads: rayon::current_num_threads(),
+        };
+        let mut tally = sweep.tally();
+        // Each scenario's first failing seed (a `pass` scenario's finding).
+        let mut first_failing = vec![None; scenarios.len()];
+        sweep.run(|outcome| {
+            tally.add(outcome.entry, &outcome.record);
+            if !outcome.record.passed() {
+                first_failing[outcome.entry].get_or_insert(outcome.record.seed);
+            }
+            ControlFlow::Continue(())
+        });
         let mut findings = Vec::new();
         for (i, scenario) in scenarios.iter().enumerate() {
             if tally.summary(i).is_none_or(|summary| summary.ok) {
                 continue;
             }
-            let mut runs = reports.iter().filter(|(j, ..)| *j == i).map(|(_, seed, r)| (*seed, r));
-            let finding = match scenario.expect {
-                Expect::Pass => runs.find(|(_, r)| !r.passed()).map(|(seed, r)| {
-                    let lines: Vec<String> = r.violations.iter().take(5).map(ToString::to_string).collect();
-                    (r.clone(), format!("failed on SEED={seed}:\n  {}", lines.join("\n  ")))
-                }),
-                Expect::Caught => runs
-                    .next()
-                    .map(|(_, r)| (r.clone(), "expected to be caught, but passed on every seed".to_owned())),
+            // Runs are deterministic: the finding's report is its run again, in full.
+            let (seed, what) = match (scenario.expect, first_failing[i]) {
+                (Expect::Pass, Some(seed)) => (seed, None),
+                (Expect::Pass, None) => continue,
+                (Expect::Caught, _) => {
+                    (seeds.start(), Some("expected to be caught, but passed on every seed".to_owned()))
+                }
             };
-            if let Some((report, what)) = finding {
-                let replay = match &self.replay_as {
-                    Some(template) => template
-                        .replace("{scenario}", &scenario.name)
-                        .replace("{seed}", &report.seed.to_string()),
-                    None => replay_command(&scenario.name, report.seed),
-                };
-                let text = format!("scenario `{}` {what}\nreplay: {replay}", scenario.name);
-                findings.push(Finding { scenario: scenario.name.clone(), report, text });
-            }
+            let report = run(&self.system, &sweep.variant(i, seed), seed);
+            let what = what.unwrap_or_else(|| {
+                let lines: Vec<String> = report.violations.iter().take(5).map(ToString::to_string).collect();
+                format!("failed on SEED={seed}:\n  {}", lines.join("\n  "))
+            });
+            let replay = match &self.replay_as {
+                Some(template) => {
+                    template.replace("{scenario}", &scenario.name).replace("{seed}", &seed.to_string())
+                }
+                None => replay_command(&scenario.name, seed),
+            };
+            let text = format!("scenario `{}` {what}\nreplay: {replay}", scenario.name);
+            findings.push(Finding { scenario: scenario.name.clone(), report, text });
         }
         Ok(findings)
     }

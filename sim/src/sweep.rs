@@ -13,7 +13,7 @@ use std::fmt;
 use std::hash::Hasher;
 use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize};
 use crate::check::{Property, Violation};
 use crate::runner::{FaultTally, RunReport};
 use crate::scenario::{Expect, Scenario};
+use crate::system::System;
 use crate::trace::{Event, first_difference};
+use crate::tutorial::{CallInput, Tutorial};
 
 /// Why a sweep cannot be described.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -121,13 +123,13 @@ impl fmt::Display for SeedRange {
 
 /// A scenario of a sweep, with what to pass `faultline replay` to run it again.
 #[derive(Debug, Clone)]
-pub struct Entry {
-    pub scenario: Scenario,
+pub struct Entry<O = CallInput> {
+    pub scenario: Scenario<O>,
     /// A catalogue name, or a scenario file's path.
     pub replay_as: String,
 }
 
-impl Entry {
+impl<O: Serialize> Entry<O> {
     /// A stable hash of everything the scenario sets (FNV of its JSON form), so shards of
     /// one sweep can tell that they ran the same scenario.
     pub fn fingerprint(&self) -> String {
@@ -137,10 +139,12 @@ impl Entry {
     }
 }
 
-/// What to run.
-#[derive(Debug, Clone)]
-pub struct Sweep {
-    pub entries: Vec<Entry>,
+/// What to run: a system's scenarios over seeds (the tutorial's, unless said otherwise).
+#[derive(Debug)]
+pub struct Sweep<S: System = Tutorial> {
+    /// The system under test.
+    pub system: Arc<S>,
+    pub entries: Vec<Entry<S::Op>>,
     /// Seeds of every scenario.
     pub seeds: SeedRange,
     pub shard: Option<Shard>,
@@ -250,7 +254,7 @@ pub struct Outcome {
 /// oldest unfinished one, so a slow run never lets the others pile up unbounded.
 const WINDOW_PER_THREAD: usize = 32;
 
-impl Sweep {
+impl<S: System> Sweep<S> {
     /// How many jobs the sweep has before sharding.
     pub fn total(&self) -> u128 {
         self.entries.len() as u128 * u128::from(self.seeds.count)
@@ -280,7 +284,7 @@ impl Sweep {
     }
 
     /// The scenario a job runs: the entry's, or its swarm variant for the seed.
-    pub fn variant(&self, entry: usize, seed: u64) -> Scenario {
+    pub fn variant(&self, entry: usize, seed: u64) -> Scenario<S::Op> {
         let scenario = &self.entries[entry].scenario;
         if self.swarm { scenario.swarm(seed) } else { scenario.clone() }
     }
@@ -297,7 +301,7 @@ impl Sweep {
     fn run_job(&self, j: u128) -> Outcome {
         let (entry, seed) = self.job(j);
         let started = Instant::now();
-        let report = run_checked(&self.variant(entry, seed), seed, self.check_determinism);
+        let report = run_checked(&self.system, &self.variant(entry, seed), seed, self.check_determinism);
         Outcome { entry, record: RunRecord::of(&report, started.elapsed().as_millis() as u64) }
     }
 
@@ -357,17 +361,17 @@ impl Sweep {
     }
 }
 
-/// Runs `scenario` under `seed` once: the sweep's one call into the runner.
-fn run_once(scenario: &Scenario, seed: u64) -> RunReport {
-    crate::tutorial::run(scenario, seed)
-}
-
-/// Runs `scenario` under `seed`; with `check_determinism`, runs it again and adds a
-/// `determinism` violation naming the first event that differs.
-pub fn run_checked(scenario: &Scenario, seed: u64, check_determinism: bool) -> RunReport {
-    let mut report = run_once(scenario, seed);
+/// Runs `scenario` of `system` under `seed`; with `check_determinism`, runs it again and adds
+/// a `determinism` violation naming the first event that differs.
+pub fn run_checked<S: System>(
+    system: &Arc<S>,
+    scenario: &Scenario<S::Op>,
+    seed: u64,
+    check_determinism: bool,
+) -> RunReport {
+    let mut report = crate::runner::run(system, scenario, seed);
     if check_determinism {
-        let again = run_once(scenario, seed);
+        let again = crate::runner::run(system, scenario, seed);
         if let Some(violation) = determinism(&report.events, &again.events) {
             report.violations.push(violation);
         }
@@ -560,6 +564,7 @@ mod tests {
             .map(|n| Entry { scenario: catalogue::find(n).unwrap(), replay_as: (*n).to_owned() })
             .collect();
         Sweep {
+            system: Tutorial::shared(),
             entries,
             seeds,
             shard: shard.map(|s| Shard::parse(s).unwrap()),
