@@ -1,11 +1,27 @@
-// The tutorial's RouteGuide server on grpc-js (Node's HTTP/2), written from SEMANTICS.md.
-// Usage: node server.js [--addr HOST:PORT]. Prints `listening on HOST:PORT` once serving;
-// SIGTERM or SIGINT stops it (exit 0).
+// The tutorial's services on grpc-js (Node's HTTP/2), written from SEMANTICS.md: RouteGuide
+// and the Greeter, on one port.
+// Usage: node server.js [--addr HOST:PORT] [--conformance-hook]. Prints `listening on HOST:PORT`
+// once serving; SIGTERM or SIGINT stops it (exit 0).
+//
+// --conformance-hook: a call whose metadata carries `faultline-abort-code` (a status code number)
+// and `faultline-abort-message-bin` (UTF-8) is answered with that status instead of running its
+// handler, as `faultline serve --conformance-hook` and ci/recorder/conformance_server.py do: how
+// the conformance suite's status-special-characters case gets a server to send a status message
+// of its choosing. Test machinery, not service semantics; off unless asked for.
 'use strict';
 
+const path = require('path');
+const protoLoader = require('@grpc/proto-loader');
 const { grpc, routeguide, db, addrArg } = require('./route_guide');
 
-const same = (a, b) => a.latitude === b.latitude && a.longitude === b.longitude;
+const helloworld = grpc.loadPackageDefinition(
+  protoLoader.loadSync(path.join(__dirname, '..', '..', 'proto', 'helloworld.proto'), { keepCase: true, defaults: true }),
+).helloworld;
+
+// An unset message field decodes as null here (proto-loader), where proto3 reads it as the
+// message with every field at its default: Point (0, 0).
+const point = (p) => p || { latitude: 0, longitude: 0 };
+const same = (a, b) => point(a).latitude === point(b).latitude && point(a).longitude === point(b).longitude;
 
 function getFeature(call, callback) {
   const found = db.find((f) => same(f.location, call.request));
@@ -13,7 +29,7 @@ function getFeature(call, callback) {
 }
 
 function listFeatures(call) {
-  const { lo, hi } = call.request;
+  const [lo, hi] = [point(call.request.lo), point(call.request.hi)];
   const [left, right] = [Math.min(lo.longitude, hi.longitude), Math.max(lo.longitude, hi.longitude)];
   const [bottom, top] = [Math.min(lo.latitude, hi.latitude), Math.max(lo.latitude, hi.latitude)];
   for (const f of db) {
@@ -65,8 +81,40 @@ function routeChat(call) {
   call.on('error', () => {});
 }
 
+function sayHello(call, callback) {
+  callback(null, { message: `Hello, ${call.request.name}!` });
+}
+
+function sayHelloAgain(call, callback) {
+  callback(null, { message: `Hello again, ${call.request.name}!` });
+}
+
+// The abort hook (see the top): the status the call's metadata asks for, if it asks.
+function abortStatus(call) {
+  const [code] = call.metadata.get('faultline-abort-code');
+  if (code === undefined) return null;
+  const [message] = call.metadata.get('faultline-abort-message-bin');
+  return { code: Number(code), details: message ? message.toString('utf8') : '' };
+}
+
+// `handler` behind the abort hook: unary and client-streaming handlers answer through their
+// callback, streaming responses through the call's 'error'.
+function hooked(handler) {
+  return (call, callback) => {
+    const status = abortStatus(call);
+    if (status === null) return handler(call, callback);
+    if (callback) return callback(status);
+    return call.emit('error', status);
+  };
+}
+
+const hook = process.argv.includes('--conformance-hook');
+const withHook = (handlers) =>
+  hook ? Object.fromEntries(Object.entries(handlers).map(([name, h]) => [name, hooked(h)])) : handlers;
+
 const server = new grpc.Server();
-server.addService(routeguide.RouteGuide.service, { getFeature, listFeatures, recordRoute, routeChat });
+server.addService(routeguide.RouteGuide.service, withHook({ getFeature, listFeatures, recordRoute, routeChat }));
+server.addService(helloworld.Greeter.service, withHook({ sayHello, sayHelloAgain }));
 server.bindAsync(addrArg('127.0.0.1:50051'), grpc.ServerCredentials.createInsecure(), (error, port) => {
   if (error) {
     console.error(`error: cannot listen: ${error.message}`);

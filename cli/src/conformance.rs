@@ -1,10 +1,12 @@
-//! `faultline conformance`: the grpcio transcripts against the Rust server and client.
+//! `faultline conformance`: the grpcio transcripts against the Rust server and client, or
+//! against any server at an address (`--target`).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
 use clap::{Args, ValueEnum};
-use faultline_conformance::{Direction, Report, Suite, TranscriptSet};
+use faultline_conformance::known::{KnownFailures, load_target_known};
+use faultline_conformance::{Direction, Report, Suite, Target, TranscriptSet};
 use faultline_services::Mutant;
 
 use crate::exit::Failure;
@@ -38,6 +40,19 @@ pub struct ConformanceArgs {
     /// Run the Rust server with a deliberately wrong rule (the suite must fail).
     #[arg(long)]
     mutant: Option<Mutant>,
+    /// Replay the recorded client side of every case against the server at ADDR (HOST:PORT,
+    /// h2c) instead: any gRPC implementation of the tutorial services. Exit 2 when nothing
+    /// answers HTTP/2 there.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        conflicts_with_all = ["live_client", "recorded_against_rust", "drift", "direction", "no_sim", "mutant"]
+    )]
+    target: Option<String>,
+    /// With --target: the target's known differences (known-failures.toml's format, every entry
+    /// of direction `target`; an entry that excuses nothing fails) [default: none].
+    #[arg(long, value_name = "FILE", requires = "target")]
+    known_failures: Option<PathBuf>,
     /// Live: run the Rust client against the server at ADDR (grpcio's, in CI) instead.
     #[arg(long, value_name = "ADDR", conflicts_with_all = ["recorded_against_rust", "drift"])]
     live_client: Option<String>,
@@ -65,7 +80,16 @@ pub fn run(args: ConformanceArgs) -> Result<(), Failure> {
     let load = |d: &PathBuf| {
         TranscriptSet::load(d).with_context(|| format!("cannot load the transcripts in {}", d.display()))
     };
-    let report = if let Some(addr) = &args.live_client {
+    let report = if let Some(addr) = &args.target {
+        let target = Target::new(addr).map_err(|e| Failure::environment(e.into()))?;
+        let known = match &args.known_failures {
+            Some(path) => load_target_known(path, &suite.cases)
+                .context("cannot load the target's known failures")
+                .map_err(Failure::environment)?,
+            None => KnownFailures::default(),
+        };
+        suite.run_target(&target, &known).context("conformance --target").map_err(Failure::environment)?
+    } else if let Some(addr) = &args.live_client {
         suite.run_live_client(addr).context("live run").map_err(Failure::environment)?
     } else if let Some(d) = &args.recorded_against_rust {
         suite.compare_recording(&load(d).map_err(Failure::environment)?, Direction::RustServer)

@@ -43,6 +43,13 @@ impl Aspect {
         Aspect::Framing,
         Aspect::Status,
     ];
+    /// What a run against any server (`--target`) checks: what a server controls, as against the
+    /// Rust server. The request side is the replay's own doing, and `received` is the server's
+    /// messages again (there is no typed client). Framing stays: a response's frame shape is
+    /// the server's, whoever wrote it, and a clash there (a split Trailers-Only, a DATA frame
+    /// ending the stream without trailers) is what breaks other implementations' clients even
+    /// when every header and byte of the messages agrees.
+    pub const TARGET: &[Aspect] = Aspect::RUST_SERVER;
     /// What a run of the Rust client against a transcript server checks.
     pub const RUST_CLIENT: &[Aspect] =
         &[Aspect::RequestHeaders, Aspect::ClientEvents, Aspect::Received, Aspect::Status];

@@ -1,6 +1,7 @@
 //! The case list (`cases.toml`, shared with the recorder) and the known failures
-//! (`known-failures.toml`): intended differences between grpcio and the Rust side, each one
-//! difference of one aspect, spelled as the report renders it.
+//! (`known-failures.toml`, and a target's `--known-failures` file): intended differences
+//! between grpcio and the Rust side (or another server), each one difference of one aspect,
+//! spelled as the report renders it.
 //!
 //! Rendered strings rather than structured fields (a status code, a header): one form for every
 //! aspect, exactly what `--verbose` prints (an entry is written by copying from it), and any
@@ -25,7 +26,7 @@ struct CasesFile {
     case: Vec<CaseSpec>,
 }
 
-/// Which Rust side a run puts against the transcript.
+/// Which side a run puts against the transcript.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Direction {
@@ -35,6 +36,10 @@ pub enum Direction {
     RustClient,
     /// grpcio re-recorded against its committed transcript (the pinned grpcio drifting).
     Drift,
+    /// The transcript's client side against any server at an address (`--target`), whatever
+    /// implements it: grpcio, grpc-js, `faultline serve`. Its known failures are a file per
+    /// target (`--known-failures`), every entry of it of this direction.
+    Target,
 }
 
 impl fmt::Display for Direction {
@@ -43,6 +48,7 @@ impl fmt::Display for Direction {
             Direction::RustServer => "rust-server",
             Direction::RustClient => "rust-client",
             Direction::Drift => "drift",
+            Direction::Target => "target",
         })
     }
 }
@@ -55,7 +61,7 @@ pub enum Transport {
     InProcess,
     /// Turmoil TCP with the `smoke` scenario's network (1-5 ms latency, random order).
     Simulated,
-    /// Real TCP against live grpcio (CI).
+    /// Real TCP against a live server or client (grpcio in CI, or a `--target`).
     Live,
 }
 
@@ -160,7 +166,10 @@ impl KnownFailure {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFailure {
-    case: String,
+    case: Option<String>,
+    /// Instead of `case`: the same difference in each of these cases (one entry per case, each
+    /// of which must hold).
+    cases: Option<Vec<String>>,
     #[serde(default)]
     directions: Vec<Direction>,
     transports: Option<Vec<Transport>>,
@@ -208,6 +217,8 @@ impl KnownFailures {
 pub enum KnownError {
     #[error("known failure for unknown case `{case}`")]
     UnknownCase { case: String },
+    #[error("a known failure needs `case`, or `cases` (a non-empty list), not both")]
+    NoCase,
     #[error("known failure `{case}` needs a reason")]
     NoReason { case: String },
     #[error("known failure `{case}` needs directions")]
@@ -222,6 +233,10 @@ pub enum KnownError {
         "known failure `{case}` ({aspect}): an outcome is \"no difference\" or {{ expected, actual }}, not {found:?}"
     )]
     BadOutcome { case: String, aspect: String, found: String },
+    #[error(
+        "known failure `{case}` ({aspect}) is not for direction `target`: a target's file (--known-failures) lists only differences of a --target run"
+    )]
+    NotTarget { case: String, aspect: String },
 }
 
 fn aspect_keys() -> String {
@@ -229,11 +244,18 @@ fn aspect_keys() -> String {
 }
 
 impl RawFailure {
-    fn check(self, cases: &[CaseSpec]) -> Result<KnownFailure, KnownError> {
-        let case = self.case;
-        if !cases.iter().any(|c| c.id == case) {
-            return Err(KnownError::UnknownCase { case });
+    /// The entry checked, as one [`KnownFailure`] per case it names.
+    fn check(self, cases: &[CaseSpec]) -> Result<Vec<KnownFailure>, KnownError> {
+        let ids = match (self.case, self.cases) {
+            (Some(case), None) => vec![case],
+            (None, Some(ids)) if !ids.is_empty() => ids,
+            _ => return Err(KnownError::NoCase),
+        };
+        if let Some(case) = ids.iter().find(|id| !cases.iter().any(|c| &c.id == *id)) {
+            return Err(KnownError::UnknownCase { case: case.clone() });
         }
+        // Errors about the entry itself name its cases.
+        let case = ids.join(", ");
         let Some(reason) = self.reason.filter(|r| !r.trim().is_empty()) else {
             return Err(KnownError::NoReason { case });
         };
@@ -258,14 +280,17 @@ impl RawFailure {
                 .collect::<Result<_, _>>()?,
             _ => return Err(KnownError::NoDifference { case, aspect: key }),
         };
-        Ok(KnownFailure {
-            case,
-            directions: self.directions,
-            transports: self.transports,
-            aspect,
-            outcomes,
-            reason,
-        })
+        Ok(ids
+            .into_iter()
+            .map(|case| KnownFailure {
+                case,
+                directions: self.directions.clone(),
+                transports: self.transports.clone(),
+                aspect,
+                outcomes: outcomes.clone(),
+                reason: reason.clone(),
+            })
+            .collect())
     }
 }
 
@@ -312,17 +337,31 @@ pub fn load_known(path: &Path, cases: &[CaseSpec]) -> Result<KnownFailures, Data
     })
 }
 
+/// Reads a target's known failures (`--known-failures FILE`): `known-failures.toml`'s format,
+/// every entry for direction `target` (an entry of another direction would never apply, so
+/// never be checked: a file meant for another run).
+pub fn load_target_known(path: &Path, cases: &[CaseSpec]) -> Result<KnownFailures, DataError> {
+    let known = load_known(path, cases)?;
+    if let Some(k) = known.entries.iter().find(|k| !k.directions.contains(&Direction::Target)) {
+        return Err(DataError::Known {
+            path: path.display().to_string(),
+            error: KnownError::NotTarget { case: k.case.clone(), aspect: k.aspect.key().to_owned() },
+        });
+    }
+    Ok(known)
+}
+
 impl KnownFailures {
     /// Parses and checks known failures from TOML text (errors name no file).
     pub fn parse(text: &str, cases: &[CaseSpec]) -> Result<Self, DataError> {
         let file: KnownFile =
             toml::from_str(text).map_err(|source| DataError::Toml { path: String::new(), source })?;
-        let entries = file
+        let entries: Vec<Vec<KnownFailure>> = file
             .failure
             .into_iter()
             .map(|raw| raw.check(cases))
             .collect::<Result<_, _>>()
             .map_err(|error| DataError::Known { path: String::new(), error })?;
-        Ok(KnownFailures { entries })
+        Ok(KnownFailures { entries: entries.into_iter().flatten().collect() })
     }
 }

@@ -48,12 +48,20 @@ pub async fn replay_client_side<IO>(io: IO, call: &Call, rules: &Rules) -> Call
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    replay_client_side_to(io, call, rules, AUTHORITY).await
+}
+
+/// [`replay_client_side`] with the request's `:authority` (a real server's `HOST:PORT`).
+pub async fn replay_client_side_to<IO>(io: IO, call: &Call, rules: &Rules, authority: &str) -> Call
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let log = EventLog::default();
 
     let mut observed = blank(call);
     let mut stream = None;
     let (io, frames) = tap::client_side(io);
-    match exchange(io, call, rules, &log, &mut observed, &mut stream).await {
+    match exchange(io, call, rules, authority, &log, &mut observed, &mut stream).await {
         Ok(status) => observed.status = status,
         Err(e) => observed.status = CallStatus::new(tonic::Code::Unavailable, e, StatusSource::Client),
     }
@@ -83,6 +91,7 @@ async fn exchange<IO>(
     io: IO,
     call: &Call,
     rules: &Rules,
+    authority: &str,
     log: &EventLog,
     observed: &mut Call,
     stream: &mut Option<u32>,
@@ -98,7 +107,7 @@ where
     let mut client = client.ready().await.map_err(|e| format!("HTTP/2 connection: {e}"))?;
     let mut request = http::Request::builder()
         .method(http::Method::POST)
-        .uri(format!("http://{AUTHORITY}{}", call.method))
+        .uri(format!("http://{authority}{}", call.method))
         .body(())
         .map_err(|e| format!("request for {}: {e}", call.method))?;
     *request.headers_mut() = wire::header_map(&call.request_headers);
@@ -106,7 +115,7 @@ where
         (":method", "POST"),
         (":scheme", "http"),
         (":path", call.method.as_str()),
-        (":authority", AUTHORITY),
+        (":authority", authority),
     ];
     observed.request_headers = wire::header_list(
         pseudo.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),

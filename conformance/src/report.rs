@@ -63,6 +63,9 @@ impl From<Difference> for Finding {
 /// Every result of a run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
+    /// The server a `--target` run replayed against (`HOST:PORT`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     pub results: Vec<CaseResult>,
 }
 
@@ -105,6 +108,7 @@ impl Report {
 
     /// Adds another run's results.
     pub fn extend(&mut self, other: Report) {
+        self.target = self.target.take().or(other.target);
         self.results.extend(other.results);
     }
 
@@ -150,9 +154,10 @@ impl Report {
             out.push_str(row.trim_end());
             out.push('\n');
         }
+        let against = self.target.as_ref().map_or_else(String::new, |t| format!(" against {t}"));
         let _ = writeln!(
             out,
-            "\n{} checks: {} passed, {} known failures, {} failed, {} stale",
+            "\n{} checks{against}: {} passed, {} known failures, {} failed, {} stale",
             self.results.len(),
             self.count(Verdict::Pass),
             self.count(Verdict::KnownFailure),
@@ -172,10 +177,15 @@ impl Report {
                 _ => {}
             }
             let _ = writeln!(out, "{} {} {}/{}", r.verdict.label(), r.case, r.direction, r.transport);
+            let file = if r.direction == Direction::Target {
+                "the target's known-failures file"
+            } else {
+                "known-failures.toml"
+            };
             for k in &r.stale {
                 let _ = writeln!(
                     out,
-                    "  stale known failure ({}): no longer differs as listed; fix or remove its entry in known-failures.toml",
+                    "  stale known failure ({}): no longer differs as listed; fix or remove its entry in {file}",
                     k.aspect.name()
                 );
                 for o in &k.outcomes {
@@ -188,7 +198,11 @@ impl Report {
                 }
                 let _ = writeln!(out, "    reason: {}", k.reason);
             }
-            let actual = if r.direction == Direction::Drift { "grpcio, re-recorded" } else { "rust" };
+            let actual = match r.direction {
+                Direction::Drift => "grpcio, re-recorded",
+                Direction::Target => self.target.as_deref().unwrap_or("the target"),
+                Direction::RustServer | Direction::RustClient => "rust",
+            };
             let mut last_reason = None;
             for f in &r.differences {
                 let d = &f.difference;

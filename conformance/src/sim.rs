@@ -43,7 +43,7 @@ pub fn run(
     let target = format!("server:{GRPC_PORT}");
 
     match direction {
-        Direction::RustServer | Direction::Drift => {
+        Direction::RustServer | Direction::Drift | Direction::Target => {
             sim.host("server", move || async move {
                 let listener = net::bind_grpc().await?;
                 let config = server::config(Arc::new(SimClock::new()), mutant).date_header(false);

@@ -16,6 +16,7 @@ use crate::play::{Played, play_server_side};
 use crate::replay::{blank, received_events, replay_client_side};
 use crate::report::{Report, judge};
 use crate::rules::Rules;
+use crate::target::{Target, TargetError};
 use crate::transcript::{Call, Dir, StatusSource, TranscriptError, TranscriptSet};
 use crate::{client, server};
 
@@ -32,6 +33,8 @@ pub enum SuiteError {
     Extra(String, PathBuf),
     #[error("cannot start a runtime: {0}")]
     Runtime(io::Error),
+    #[error(transparent)]
+    Target(#[from] TargetError),
 }
 
 /// Everything a conformance run needs.
@@ -138,6 +141,32 @@ impl Suite {
         Ok(self.judge_all(direction, Transport::Live, Aspect::RUST_CLIENT_LIVE, &observed, &self.known))
     }
 
+    /// Every case's client side against the server at `target` over real TCP, judged with
+    /// `known` (the target's own known failures: its `--known-failures` file, or none). Fails
+    /// before the first case when nothing answers HTTP/2 there ([`Target::probe`]).
+    pub fn run_target(&self, target: &Target, known: &KnownFailures) -> Result<Report, SuiteError> {
+        // One thread: what the replay sends at once (a request's HEADERS and its END_STREAM)
+        // is queued before the connection task writes, so it leaves in one write, as from a
+        // client library, rather than split by another thread's flush.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(SuiteError::Runtime)?;
+        runtime.block_on(target.probe())?;
+        let mut observed = Vec::new();
+        for (case, calls) in self.calls() {
+            let mut seen = Vec::new();
+            for call in calls {
+                seen.push(runtime.block_on(target.call(call, &self.rules)));
+            }
+            observed.push((case.id.clone(), seen));
+        }
+        let direction = Direction::Target;
+        let mut report = self.judge_all(direction, Transport::Live, aspects(direction), &observed, known);
+        report.target = Some(target.addr().to_owned());
+        Ok(report)
+    }
+
     /// Compares transcripts recorded live with the committed ones: grpcio's client against the
     /// Rust server (`RustServer`), or against grpcio again (`Drift`, where nothing may differ).
     pub fn compare_recording(&self, recorded: &TranscriptSet, direction: Direction) -> Report {
@@ -172,6 +201,7 @@ pub fn aspects(direction: Direction) -> &'static [Aspect] {
         Direction::RustServer => Aspect::RUST_SERVER,
         Direction::RustClient => Aspect::RUST_CLIENT,
         Direction::Drift => Aspect::ALL,
+        Direction::Target => Aspect::TARGET,
     }
 }
 
@@ -188,7 +218,7 @@ fn check_cases(cases: &[CaseSpec], set: &TranscriptSet, dir: &Path) -> Result<()
 async fn in_process_call(direction: Direction, call: &Call, rules: &Rules, mutant: Option<Mutant>) -> Call {
     let (client_io, server_io) = tokio::io::duplex(1 << 16);
     match direction {
-        Direction::RustServer | Direction::Drift => {
+        Direction::RustServer | Direction::Drift | Direction::Target => {
             let server = server::under_test(Arc::new(SimClock::new()), mutant);
             let connection = server.admit(server_io).expect("one connection is under the cap");
             let served = tokio::spawn(server.serve_connection(connection));

@@ -131,7 +131,7 @@ fn the_report_says_which_difference_is_excused_and_which_entry_is_stale() {
         diff(Aspect::Status, r#"RESOURCE_EXHAUSTED (8) "too big""#, r#"OUT_OF_RANGE (11) "too long""#);
     let headers = diff(Aspect::ResponseHeaders, "(none)", ":status: 200\ncontent-type: application/grpc");
     let result = judge(CASE, Direction::RustServer, Transport::InProcess, vec![status, headers], &known);
-    let report = faultline_conformance::Report { results: vec![result] };
+    let report = faultline_conformance::Report { target: None, results: vec![result] };
     insta::assert_snapshot!("one_excused_one_not_one_stale", report.details(true));
 }
 
@@ -202,6 +202,20 @@ fn malformed_entries_are_refused_in_one_line() {
             ),
             "known failure `say-hello` (status): an outcome is \"no difference\" or { expected, actual }, not \"same\"",
         ),
+        (entry(&format!("{good}\nreason = \"x\"")), "a known failure needs `case`, or `cases`"),
+        (
+            entry(&format!("case = \"say-hello\"\ncases = [\"say-hello\"]\n{good}\nreason = \"x\"")),
+            "a known failure needs `case`, or `cases`",
+        ),
+        (entry(&format!("cases = []\n{good}\nreason = \"x\"")), "a known failure needs `case`, or `cases`"),
+        (
+            entry(&format!("cases = [\"say-hello\", \"nope\"]\n{good}\nreason = \"x\"")),
+            "known failure for unknown case `nope`",
+        ),
+        (
+            entry(&format!("cases = [\"say-hello\", \"say-hello-again\"]\n{good}")),
+            "known failure `say-hello, say-hello-again` needs a reason",
+        ),
         // The old whole-case form: `racy = true` accepted anything.
         (
             entry(&format!("case = \"say-hello\"\n{good}\nracy = true\nreason = \"x\"")),
@@ -215,4 +229,35 @@ fn malformed_entries_are_refused_in_one_line() {
             assert_eq!(got.lines().count(), 1, "{got}");
         }
     }
+}
+
+#[test]
+fn an_entry_for_several_cases_is_one_entry_per_case_and_each_must_hold() {
+    let known = entries(
+        r#"
+[[failure]]
+cases = ["say-hello", "say-hello-again"]
+directions = ["target"]
+aspect = "status"
+expected = 'OK (0) "", from the server'
+actual = 'OK (0) "OK", from the server'
+reason = "made up for this test"
+"#,
+    );
+    let cases: Vec<&str> = known.entries.iter().map(|k| k.case.as_str()).collect();
+    assert_eq!(cases, ["say-hello", "say-hello-again"]);
+    let ok = diff(Aspect::Status, r#"OK (0) "", from the server"#, r#"OK (0) "OK", from the server"#);
+    let judged = |case: &str, differences: Vec<Difference>| {
+        judge(case, Direction::Target, Transport::Live, differences, &known).verdict
+    };
+    assert_eq!(judged("say-hello", vec![ok.clone()]), Verdict::KnownFailure);
+    assert_eq!(judged("say-hello-again", vec![ok]), Verdict::KnownFailure);
+    // Where the difference does not show, that case's entry is stale.
+    assert_eq!(judged("say-hello-again", Vec::new()), Verdict::Stale);
+    // And nowhere else, nor in another direction.
+    assert_eq!(judged("get-feature-hit", Vec::new()), Verdict::Pass);
+    assert_eq!(
+        judge("say-hello", Direction::RustServer, Transport::Live, Vec::new(), &known).verdict,
+        Verdict::Pass
+    );
 }

@@ -1,6 +1,6 @@
 //! Integration tests of the conformance suite: the committed grpcio transcripts against the
 //! Rust server and client, in process and inside the simulator; mutants; bad data; known
-//! failures; the framing aspect against a deliberately broken server.
+//! failures; the framing aspect against a deliberately broken server; `--target` over real TCP.
 
 mod data;
 mod framing;
@@ -9,3 +9,4 @@ mod mutants;
 mod rules;
 mod suite;
 mod support;
+mod target;
