@@ -128,7 +128,21 @@ fn inputs(args: &BuggyArgs) -> Result<(Vec<Outcome>, Vec<Difference>), Failure> 
 async fn check(args: &BuggyArgs) -> Result<(), Failure> {
     let (grpcio, differences) = inputs(args)?;
     let tonic = match &args.target {
-        Some(addr) => faultline_buggy::probe_all(addr).await.map_err(|e| Failure::environment(anyhow!(e)))?,
+        Some(addr) => {
+            let channel =
+                faultline_buggy::probe::channel(addr).map_err(|e| Failure::environment(anyhow!(e)))?;
+            let mut client = faultline_proto::routeguide::route_guide_client::RouteGuideClient::new(channel);
+            // Unreachable is bad input (exit 2), not 28 differences.
+            if let Err(status) = client.get_feature(faultline_buggy::probe::tutorial_point()).await
+                && status.code() == tonic::Code::Unavailable
+            {
+                return Err(Failure::environment(anyhow!(
+                    "cannot reach a server at {addr}: {}",
+                    status.message()
+                )));
+            }
+            faultline_buggy::probe_all(addr).await.map_err(|e| Failure::environment(anyhow!(e)))?
+        }
         None => {
             let listener = bind("127.0.0.1:0").await?;
             let addr = listener.local_addr().map_err(|e| Failure::environment(e.into()))?.to_string();
