@@ -3,10 +3,11 @@
 //! Every response is built from the messages the tutorial's server would send for the request
 //! (`faultline-services`' rules), so a client that survives a case sees real answers.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use faultline_sim::proxy::hpack::{Field, encode_literals};
 use faultline_wire::frame::{Frame, SAFE_FRAME_SIZE, flag, kind};
 use faultline_wire::grpc;
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::case::Case;
 
@@ -185,17 +186,11 @@ fn status(code: u8, message: Option<&str>) -> Vec<Field> {
     fields
 }
 
-/// `grpc-message` is percent-encoded (PROTOCOL-HTTP2.md): everything outside 0x20..=0x7e, and `%`.
+/// `grpc-message` is percent-encoded (PROTOCOL-HTTP2.md): every byte outside 0x20..=0x7e, and `%`.
+const GRPC_MESSAGE: &AsciiSet = &CONTROLS.add(b'%');
+
 fn percent_encode(text: &str) -> String {
-    let mut out = BytesMut::new();
-    for b in text.bytes() {
-        if (0x20..=0x7e).contains(&b) && b != b'%' {
-            out.put_u8(b);
-        } else {
-            out.put_slice(format!("%{b:02X}").as_bytes());
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    utf8_percent_encode(text, GRPC_MESSAGE).to_string()
 }
 
 #[cfg(test)]

@@ -175,3 +175,66 @@ async fn hostile_peers_end_only_their_own_connection() {
     })
     .await;
 }
+
+/// What a raw client reads for a case: exactly the script's frames, after the server's
+/// SETTINGS, its SETTINGS ACK and a PING ACK (header blocks split by CONTINUATION are joined).
+#[tokio::test]
+async fn the_wire_carries_exactly_the_scripted_frames() {
+    use faultline_buggy::script::{self, Step};
+    use faultline_sim::proxy::hpack::{Field, encode_literals};
+    use faultline_wire::frame::{Frame, FrameReader, PREFACE, Unit, flag, kind};
+    use prost::Message;
+
+    with_server(|addr| async move {
+        let field = |n: &str, v: &str| Field { name: n.into(), value: v.into(), sensitive: false };
+        let block = encode_literals(&[
+            field(":method", "POST"),
+            field(":scheme", "http"),
+            field(":path", "/routeguide.RouteGuide/ListFeatures"),
+            field(":authority", "x"),
+            field("content-type", "application/grpc"),
+            field(server::CASE_HEADER, "rst-during-data"),
+        ]);
+        let (first, rest) = block.split_at(10);
+        let rectangle = faultline_buggy::probe::tutorial_rectangle().encode_to_vec();
+        let mut out = PREFACE.to_vec();
+        for frame in [
+            Frame::new(kind::SETTINGS, 0, 0, &[]),
+            Frame::new(kind::PING, 0, 0, b"12345678"),
+            Frame::new(kind::HEADERS, 0, 1, first),
+            Frame::new(kind::CONTINUATION, flag::END_HEADERS, 1, rest),
+            Frame::new(kind::DATA, flag::END_STREAM, 1, &faultline_wire::grpc::encode(&rectangle)),
+        ] {
+            out.extend_from_slice(&frame.0);
+        }
+        let mut socket = TcpStream::connect(&addr).await.unwrap();
+        socket.write_all(&out).await.unwrap();
+
+        let db = faultline_services::FeatureDb::reference();
+        let messages =
+            server::messages("/routeguide.RouteGuide/ListFeatures", &rectangle, &db).unwrap().unwrap();
+        let mut expected = vec![
+            Frame::new(kind::SETTINGS, 0, 0, &[]),
+            Frame::new(kind::SETTINGS, flag::ACK, 0, &[]),
+            Frame::new(kind::PING, flag::ACK, 0, b"12345678"),
+        ];
+        for step in script::response(Case::RstDuringData, 1, &messages) {
+            if let Step::Frame(frame) = step {
+                expected.push(frame);
+            }
+        }
+        let mut reader = FrameReader::server_side();
+        let mut got = Vec::new();
+        while got.len() < expected.len() {
+            while let Some(Unit::Frame(frame)) = reader.next_unit().unwrap() {
+                got.push(frame);
+            }
+            if got.len() >= expected.len() || socket.read_buf(reader.buffer()).await.unwrap() == 0 {
+                break;
+            }
+        }
+        assert_eq!(got, expected);
+        assert_eq!(got.last().unwrap().kind(), kind::RST_STREAM);
+    })
+    .await;
+}
