@@ -9,7 +9,8 @@
 //! semantics); any other method is UNIMPLEMENTED.
 //!
 //! Hostile peers: bytes that are not HTTP/2, a broken header block, a request over 64 KiB or
-//! more than 100 open streams end that connection only. Flow control is not followed: every
+//! more than 100 open streams end that connection only; past 1024 connections, new ones are
+//! closed at once. Flow control is not followed: every
 //! response here is far below the 65,535-byte initial window.
 
 use std::collections::BTreeMap;
@@ -39,6 +40,8 @@ pub const CASE_HEADER: &str = "faultline-case";
 const MAX_REQUEST: usize = 64 << 10;
 /// The most streams a connection may have open.
 const MAX_STREAMS: usize = 100;
+/// The most connections served at once; more are closed as they come.
+const MAX_CONNECTIONS: usize = 1024;
 
 /// Why a connection ended early.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +62,9 @@ pub async fn serve(listener: TcpListener, default: Case, shutdown: impl Future<O
             () = &mut shutdown => break,
             accepted = listener.accept() => {
                 // A failed accept (out of descriptors, a reset before accept) costs one peer.
-                if let Ok((socket, _)) = accepted {
+                if let Ok((socket, _)) = accepted
+                    && connections.len() < MAX_CONNECTIONS
+                {
                     let db = Arc::clone(&db);
                     connections.spawn(async move {
                         let _ = connection(socket, default, &db).await;
