@@ -1,6 +1,7 @@
 //! `faultline`: the one binary. Exit codes: 0 ok, 1 a check failed, 2 bad
 //! input or environment (bad address, port in use, server unreachable).
 
+mod buggy;
 mod client;
 mod conformance;
 mod exit;
@@ -50,6 +51,8 @@ enum Command {
     Proxy(proxy::ProxyArgs),
     /// Run the grpcio conformance transcripts against the Rust server and client; print a table.
     Conformance(conformance::ConformanceArgs),
+    /// Serve calls that misbehave on purpose (RST_STREAM, GOAWAY, no grpc-status, ...), or check tonic's client against them.
+    BuggyServer(buggy::BuggyArgs),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
         match command {
             Command::Serve(args) => serve::run(args).await,
             Command::Client(args) => client::run(args).await,
+            Command::BuggyServer(args) => buggy::run(args).await,
             Command::Run(_)
             | Command::Replay(_)
             | Command::Merge(_)

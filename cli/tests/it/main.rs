@@ -1,6 +1,7 @@
 //! End-to-end tests of the `faultline` binary: real processes, real TCP.
 
 mod bad_transcripts;
+mod buggy;
 mod conformance;
 mod framing;
 mod hostile;
