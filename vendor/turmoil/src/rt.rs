@@ -1,7 +1,11 @@
+use std::cell::RefCell;
 use std::future::Future;
 use std::mem;
 use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
 use rand::rngs::SmallRng;
 use tokio::runtime::Runtime;
@@ -66,6 +70,10 @@ pub struct Rt<'a> {
 
     /// Runtime configuration.
     config: Config,
+
+    /// Faultline's patch: set when a task of `local` may be ready to run (it was woken, or
+    /// spawned, since the last tick ran the set's tasks). See [`Rt::idle_for`].
+    local_woken: Arc<AtomicBool>,
 }
 
 impl<'a> Rt<'a> {
@@ -84,6 +92,7 @@ impl<'a> Rt<'a> {
             nodename,
             handle: Some(handle),
             config,
+            local_woken: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -104,6 +113,7 @@ impl<'a> Rt<'a> {
             nodename,
             handle: Some(handle),
             config,
+            local_woken: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -118,6 +128,7 @@ impl<'a> Rt<'a> {
             nodename: String::new().into(),
             handle: None,
             config,
+            local_woken: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -161,13 +172,19 @@ impl<'a> Rt<'a> {
     // that caused failure. Subsequent calls do not return the error as it is
     // expected to fail the simulation.
     pub(crate) fn tick(&mut self, duration: Duration) -> Result<bool> {
-        self.tokio.block_on(async {
-            self.local
-                .run_until(async {
-                    sleep(duration).await;
-                })
-                .await
-        });
+        // Faultline's patch: the same tick, watching whether local tasks are left ready at its
+        // end (see `Watched`).
+        let outer = Rc::new(RefCell::new(None));
+        let watched = Watched {
+            inner: Box::pin(self.local.run_until(Unwatched {
+                duration,
+                sleep: None,
+                outer: outer.clone(),
+            })),
+            outer,
+            woken: self.local_woken.clone(),
+        };
+        self.tokio.block_on(watched);
 
         // pull for software completion
         match &self.handle {
@@ -186,6 +203,21 @@ impl<'a> Rt<'a> {
             Some(_) => Ok(false),
             None => Ok(true),
         }
+    }
+
+    /// Faultline's patch: `None` when this host may have work at once (a task ready to run);
+    /// otherwise `Some` of how long until its earliest timer fires (`Some(None)`: no timer).
+    /// Messages on their way to the host are the caller's to account for.
+    pub(crate) fn idle_for(&self) -> Option<Option<Duration>> {
+        if self.local_woken.load(Ordering::SeqCst) {
+            return None;
+        }
+        let handle = self.tokio.handle();
+        let metrics = handle.metrics();
+        if metrics.global_queue_depth() > 0 || metrics.worker_local_queue_depth(0) > 0 {
+            return None;
+        }
+        Some(handle.next_timer())
     }
 
     pub(crate) fn crash(&mut self) {
@@ -210,6 +242,7 @@ impl<'a> Rt<'a> {
                 tokio::task::spawn_local(software())
             });
             self.handle.replace(handle);
+            self.local_woken.store(true, Ordering::SeqCst);
         };
     }
 
@@ -226,6 +259,7 @@ impl<'a> Rt<'a> {
 
         _ = mem::replace(&mut self.tokio, tokio);
         drop(mem::replace(&mut self.local, local));
+        self.local_woken.store(true, Ordering::SeqCst);
     }
 }
 
@@ -275,4 +309,70 @@ fn new_local() -> LocalSet {
 
 fn with<R>(tokio: &Runtime, local: &LocalSet, f: impl FnOnce() -> R) -> R {
     tokio.block_on(async { local.run_until(async { f() }).await })
+}
+
+/// Faultline's patch: the future a tick blocks on. It polls `LocalSet::run_until` with a waker
+/// that also raises `woken`, so that a wake of the set's tasks (the set wakes its `run_until`
+/// when a task is scheduled from outside it, or when a poll left tasks ready) is seen. The
+/// tick's own sleep is polled with the plain waker (`Unwatched`), so its firing is not a wake.
+/// At the last poll the sleep has fired and `run_until` returns before running tasks: a wake
+/// seen since the previous poll then means tasks are left ready, and `woken` stays raised.
+struct Watched<F> {
+    inner: F,
+    outer: Rc<RefCell<Option<Waker>>>,
+    woken: Arc<AtomicBool>,
+}
+
+impl<F: Future + Unpin> Future for Watched<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let was_woken = self.woken.swap(false, Ordering::SeqCst);
+        *self.outer.borrow_mut() = Some(cx.waker().clone());
+        let flagged = Waker::from(Arc::new(Flagged {
+            woken: self.woken.clone(),
+            inner: cx.waker().clone(),
+        }));
+        let polled = Pin::new(&mut self.inner).poll(&mut Context::from_waker(&flagged));
+        if polled.is_ready() && was_woken {
+            self.woken.store(true, Ordering::SeqCst);
+        }
+        polled
+    }
+}
+
+/// The tick's sleep (made at its first poll, inside the runtime), polled with the block_on
+/// waker rather than the flagged one.
+struct Unwatched {
+    duration: Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    outer: Rc<RefCell<Option<Waker>>>,
+}
+
+impl Future for Unwatched {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        let outer = self.outer.borrow().clone().expect("polled inside Watched");
+        let duration = self.duration;
+        let sleep = self.sleep.get_or_insert_with(|| Box::pin(sleep(duration)));
+        sleep.as_mut().poll(&mut Context::from_waker(&outer))
+    }
+}
+
+/// A waker that raises a flag, then wakes the waker it wraps.
+struct Flagged {
+    woken: Arc<AtomicBool>,
+    inner: Waker,
+}
+
+impl Wake for Flagged {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.inner.wake_by_ref();
+    }
 }

@@ -290,6 +290,27 @@ impl Topology {
         }
     }
 
+    /// Faultline's patch: `None` when a message is ready to be handed to a host; otherwise how
+    /// long from now until the earliest message on its way falls due (`Some(None)`: none is;
+    /// held messages wait for a release, which is not a matter of time). Messages to `gone`
+    /// (clients whose software has finished: no step hands them anything again) do not count.
+    pub(crate) fn idle_for(&self, gone: &[IpAddr]) -> Option<Option<Duration>> {
+        let mut next: Option<Duration> = None;
+        for link in self.links.values() {
+            let waiting = |(to, queue): (&IpAddr, &VecDeque<Envelope>)| !queue.is_empty() && !gone.contains(to);
+            if link.deliverable.iter().any(waiting) {
+                return None;
+            }
+            for sent in link.sent.iter().filter(|sent| !gone.contains(&sent.dst.ip())) {
+                if let DeliveryStatus::DeliverAfter(at) = sent.status {
+                    let due = at.saturating_duration_since(link.now);
+                    next = Some(next.map_or(due, |n| n.min(due)));
+                }
+            }
+        }
+        Some(next)
+    }
+
     pub(crate) fn iter_mut(&mut self) -> LinksIter<'_> {
         LinksIter {
             iter: self.links.iter_mut(),

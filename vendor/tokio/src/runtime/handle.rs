@@ -510,6 +510,17 @@ impl Handle {
         }
     }
 
+    /// Faultline's patch: how long until this runtime's earliest armed timer fires (zero when
+    /// one is already due), `None` when no timer is armed. A simulator driving a paused clock
+    /// uses it to jump over time in which no host has anything to do.
+    ///
+    /// Panics if timers are disabled on this runtime.
+    #[cfg(all(tokio_unstable, feature = "time"))]
+    pub fn next_timer(&self) -> Option<std::time::Duration> {
+        let driver = self.inner.driver();
+        driver.time().next_timer_in(driver.clock())
+    }
+
     /// Returns a view that lets you get information about how the runtime
     /// is performing.
     pub fn metrics(&self) -> RuntimeMetrics {

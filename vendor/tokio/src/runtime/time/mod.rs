@@ -287,6 +287,14 @@ impl Driver {
 }
 
 impl Handle {
+    /// Faultline's patch: how long until this driver's earliest armed timer fires (zero when
+    /// one is already due), `None` when no timer is armed.
+    pub(crate) fn next_timer_in(&self, clock: &Clock) -> Option<Duration> {
+        let when = self.inner.lock().wheel.next_expiration_time()?;
+        let now = self.time_source().now(clock);
+        Some(self.time_source().tick_to_duration(when.saturating_sub(now)))
+    }
+
     pub(self) fn process(&self, clock: &Clock) {
         let now = self.time_source().now(clock);
 
