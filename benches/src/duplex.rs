@@ -34,7 +34,8 @@ pub async fn run(scenario: &Scenario, seed: u64) -> u64 {
     let tutorial = Tutorial::shared();
     let server = Server::new(ServerConfig::new(Services::All));
     let (accept, incoming) = mpsc::unbounded_channel::<io::Result<DuplexStream>>();
-    let incoming = futures::stream::unfold(incoming, |mut rx| async move { rx.recv().await.map(|io| (io, rx)) });
+    let incoming =
+        futures::stream::unfold(incoming, |mut rx| async move { rx.recv().await.map(|io| (io, rx)) });
     let served = tokio::task::spawn_local(async move { server.serve_in_task(incoming).await });
 
     let trace = Trace::default();

@@ -29,7 +29,8 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a tokio runtime");
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a tokio runtime");
     let workloads = [(1, 2), (1, 5), (20, 50)];
     let mut sim = vec![(0u64, Duration::ZERO); workloads.len()];
     let mut limit = (0u64, Duration::ZERO);
@@ -46,7 +47,8 @@ fn main() {
         let start = Instant::now();
         for s in 0..args.seeds {
             let local = tokio::task::LocalSet::new();
-            limit.0 += runtime.block_on(local.run_until(duplex::run(&limit_scenario, round * args.seeds + s)));
+            limit.0 +=
+                runtime.block_on(local.run_until(duplex::run(&limit_scenario, round * args.seeds + s)));
         }
         limit.1 += start.elapsed();
     }
