@@ -73,8 +73,11 @@ fn simulated(c: &mut Criterion) {
     group.throughput(Throughput::Elements(calls));
 
     // The limit: the same workload with no simulator, on one thread.
-    let single =
-        tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a tokio runtime");
+    let single = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a tokio runtime");
     let scenario = simulated::throughput(1, 5, CALLS_PER_CLIENT);
     group.bench_function(BenchmarkId::new("duplex-limit", "same-mix"), |b| {
         b.iter_custom(|runs| {

@@ -27,12 +27,15 @@ const PIPE: usize = 1 << 16;
 /// Runs `scenario`'s workload — its clients, lanes, generated six-method mix, RecordRoute
 /// pauses and think times, drawn as the simulator's runner draws them — against `faultline
 /// serve`'s assembly (`serve_in_task`, as the simulated server host runs it) over duplex pipes,
-/// on the current thread: call it inside a `tokio::task::LocalSet` on a current-thread runtime.
+/// on the current thread: call it inside a `tokio::task::LocalSet` on a current-thread runtime
+/// whose clock is paused, as every simulated host's is (the workload's zero-length think times
+/// and pauses then cost no waiting for the timer).
 /// Returns the calls that ended OK. Every call is recorded as in a simulated run (a trace and a
 /// history); nothing is checked.
 pub async fn run(scenario: &Scenario, seed: u64) -> u64 {
     let tutorial = Tutorial::shared();
-    let server = Server::new(ServerConfig::new(Services::All));
+    // As the simulated server host: no `date` header (it would read the wall clock per reply).
+    let server = Server::new(ServerConfig::new(Services::All).date_header(false));
     let (accept, incoming) = mpsc::unbounded_channel::<io::Result<DuplexStream>>();
     let incoming =
         futures::stream::unfold(incoming, |mut rx| async move { rx.recv().await.map(|io| (io, rx)) });

@@ -29,8 +29,11 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a tokio runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a tokio runtime");
     let workloads = [(1, 2), (1, 5), (20, 50)];
     let mut sim = vec![(0u64, Duration::ZERO); workloads.len()];
     let mut limit = (0u64, Duration::ZERO);
