@@ -401,15 +401,6 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// Step the simulation.
-    ///
-    /// Runs each host in the simulation a fixed duration configured by
-    /// `tick_duration` in the builder.
-    ///
-    /// The simulated network also steps, processing in flight messages, and
-    /// delivering them to their destination if appropriate.
-    ///
-    /// Returns whether or not all clients have completed.
     /// Faultline's patch: how many whole steps from now would find nothing to do — no running
     /// host with a task ready to run or a timer falling due, no message due for delivery — at
     /// most `max`, and never past the simulation's duration. `0`: step.
@@ -485,6 +476,15 @@ impl<'a> Sim<'a> {
         Ok(())
     }
 
+    /// Step the simulation.
+    ///
+    /// Runs each host in the simulation a fixed duration configured by
+    /// `tick_duration` in the builder.
+    ///
+    /// The simulated network also steps, processing in flight messages, and
+    /// delivering them to their destination if appropriate.
+    ///
+    /// Returns whether or not all clients have completed.
     pub fn step(&mut self) -> Result<bool> {
         tracing::trace!(target: TRACING_TARGET, "step {}", self.steps);
 
