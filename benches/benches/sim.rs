@@ -1,13 +1,15 @@
 //! The simulator's throughput in workload calls per wall-clock second: the
 //! fault-free six-method mix (8 clients x 8 in flight, no think time) at
 //! several link latencies, the same through the fault proxy on a clean path,
-//! a sweep of seeds on every core, and, for scale, the same mix made one call
-//! at a time over real loopback TCP by the same client code.
+//! a sweep of seeds on every core; the same mix with no simulator at all (the
+//! same clients and server over in-memory duplex pipes on one thread: the
+//! limit of the work itself); and, for scale, the same mix made one call at a
+//! time over real loopback TCP by the same client code.
 
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use faultline_benches::{server, simulated};
+use faultline_benches::{duplex, server, simulated};
 use faultline_sim::System;
 use faultline_sim::system::{Caller, Plan};
 use faultline_sim::trace::Trace;
@@ -69,6 +71,24 @@ fn simulated(c: &mut Criterion) {
         })
     });
     group.throughput(Throughput::Elements(calls));
+
+    // The limit: the same workload with no simulator, on one thread.
+    let single = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a tokio runtime");
+    let scenario = simulated::throughput(1, 5, CALLS_PER_CLIENT);
+    group.bench_function(BenchmarkId::new("duplex-limit", "same-mix"), |b| {
+        b.iter_custom(|runs| {
+            let start = Instant::now();
+            for seed in 0..runs {
+                let local = tokio::task::LocalSet::new();
+                assert_eq!(single.block_on(local.run_until(duplex::run(&scenario, seed))), calls);
+            }
+            start.elapsed()
+        })
+    });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

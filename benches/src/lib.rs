@@ -7,6 +7,7 @@
 //! side by side, in one run (`ci/bench.sh` prints ratios); none is asserted.
 
 pub mod calls;
+pub mod duplex;
 pub mod load;
 pub mod server;
 pub mod simulated;

@@ -28,7 +28,7 @@ pub mod world;
 pub use check::{Property, Violation};
 pub use fault::{Fault, TimedFault};
 pub use harness::Harness;
-pub use runner::{RunReport, run};
+pub use runner::{RunReport, Stepping, run, run_stepping};
 pub use scenario::{Expect, Scenario};
 pub use system::{Call, CallContext, CallRecord, CallSummary, History, ServerStart, System};
 pub use world::World;

@@ -61,6 +61,11 @@ impl NetworkInjector {
         }
     }
 
+    /// When the next start or heal is due, if any is left.
+    pub fn next_due_us(&self) -> Option<u64> {
+        self.actions.get(self.next).map(|a| a.at_us)
+    }
+
     /// Applies every start and heal due by `now_us`.
     pub fn apply_due(&mut self, sim: &mut turmoil::Sim<'_>, now_us: u64) {
         while let Some(action) = self.actions.get(self.next).filter(|a| a.at_us <= now_us).cloned() {

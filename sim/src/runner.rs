@@ -125,6 +125,25 @@ impl<S: System> Clone for ClientShared<S> {
 
 /// Runs one scenario of `system` under one seed; deterministic in (scenario, seed).
 pub fn run<S: System>(system: &Arc<S>, scenario: &Scenario<S::Op>, seed: u64) -> RunReport {
+    run_stepping(system, scenario, seed, Stepping::SkipIdle)
+}
+
+/// How a run moves through simulated time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stepping {
+    /// Jump over steps in which no host has anything to do (what [`run`] does).
+    SkipIdle,
+    /// Step through every tick (what the simulator did before it skipped; tests compare).
+    EveryTick,
+}
+
+/// [`run`], moving through time as `stepping` says: both give the same run.
+pub fn run_stepping<S: System>(
+    system: &Arc<S>,
+    scenario: &Scenario<S::Op>,
+    seed: u64,
+    stepping: Stepping,
+) -> RunReport {
     let trace = Trace::default();
     let world = World::new(scenario, seed);
     let shared = ClientShared {
@@ -137,7 +156,7 @@ pub fn run<S: System>(system: &Arc<S>, scenario: &Scenario<S::Op>, seed: u64) ->
         records: Arc::default(),
         recovery_failures: Arc::default(),
     };
-    let (outcome, panics) = catching_panics(|| simulate(&shared));
+    let (outcome, panics) = catching_panics(|| simulate(&shared, stepping));
     let (error, sim_time_us) = outcome.unwrap_or((None, trace.now_us()));
 
     let mut records = std::mem::take(&mut *shared.records.lock().unwrap_or_else(PoisonError::into_inner));
@@ -198,7 +217,7 @@ pub fn run<S: System>(system: &Arc<S>, scenario: &Scenario<S::Op>, seed: u64) ->
 
 /// Builds the world's hosts and steps it until every client is done and every handler has had
 /// the grace to end; returns the simulator's error, if any, and the simulated time.
-fn simulate<S: System>(shared: &ClientShared<S>) -> (Option<String>, u64) {
+fn simulate<S: System>(shared: &ClientShared<S>, stepping: Stepping) -> (Option<String>, u64) {
     let (scenario, world, trace) = (&shared.scenario, &shared.world, &shared.trace);
     let schedule = Schedule::new(&scenario.faults);
     let mut sim = world.sim();
@@ -252,6 +271,14 @@ fn simulate<S: System>(shared: &ClientShared<S>) -> (Option<String>, u64) {
         let at = now(&sim);
         trace.set_now(at);
         network.apply_due(&mut sim, at);
+        if stepping == Stepping::SkipIdle {
+            match skip_idle(&mut sim, at, network.next_due_us(), world.net.tick) {
+                // Landed later: apply what is due then before stepping.
+                Ok(skipped) if skipped > 0 => continue,
+                Ok(_) => {}
+                Err(e) => break Some(e.to_string()),
+            }
+        }
         match sim.step() {
             Ok(true) => break None,
             Ok(false) => {}
@@ -264,6 +291,14 @@ fn simulate<S: System>(shared: &ClientShared<S>) -> (Option<String>, u64) {
         let at = now(&sim);
         trace.set_now(at);
         network.apply_due(&mut sim, at);
+        if stepping == Stepping::SkipIdle {
+            let next = network.next_due_us().map_or(linger, |due| due.min(linger));
+            match skip_idle(&mut sim, at, Some(next), world.net.tick) {
+                Ok(skipped) if skipped > 0 => continue,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
         if sim.step().is_err() {
             break;
         }
@@ -272,6 +307,24 @@ fn simulate<S: System>(shared: &ClientShared<S>) -> (Option<String>, u64) {
     trace.set_now(at);
     drop(sim);
     (error, at)
+}
+
+/// Jumps over the steps from `now_us` in which no host has anything to do (turmoil, patched:
+/// no task ready, no timer falling due, no message due), up to the step at which the injector's
+/// next start or heal (`next_us`) is applied: the run is the same as stepping through them.
+/// Returns the steps skipped.
+fn skip_idle(
+    sim: &mut turmoil::Sim<'_>,
+    now_us: u64,
+    next_us: Option<u64>,
+    tick: Duration,
+) -> turmoil::Result<u32> {
+    let tick_us = (tick.as_micros() as u64).max(1);
+    // Stepping applies an action due at `next_us` before the first step starting at or after it.
+    let max = next_us.map_or(u64::from(u32::MAX), |due| due.saturating_sub(now_us).div_ceil(tick_us));
+    let steps = sim.idle_steps(u32::try_from(max).unwrap_or(u32::MAX));
+    sim.skip_steps(steps)?;
+    Ok(steps)
 }
 
 thread_local! {
