@@ -20,12 +20,13 @@ use faultline_proto::routeguide::route_guide_client::RouteGuideClient;
 use faultline_proto::routeguide::{Point, RouteNote};
 use faultline_services::FeatureDb;
 use faultline_services::tutorial::{KNOWN_POINT, TUTORIAL_RECTANGLE, chat_notes};
+use faultline_wire::code_name;
 use faultline_wire::deadline::Deadline;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Code, Status};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 const ROUNDS: usize = 20;
@@ -47,33 +48,10 @@ struct Args {
     case: Case,
 }
 
-/// gRPC's name of a code (`CANCELLED`), as grpcio and grpc-js print it.
-fn name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
-
 fn report(call: &str, outcome: Result<Value, &Status>, received: usize) {
     let (code, result) = match outcome {
         Ok(result) => ("OK", result),
-        Err(status) => (name(status.code()), Value::Null),
+        Err(status) => (code_name(status.code()), Value::Null),
     };
     println!("{}", json!({ "call": call, "code": code, "received": received, "result": result }));
 }

@@ -9,12 +9,15 @@
 //!   byte stream into them.
 //! - [`deadline`]: `grpc-timeout`, and a client layer that enforces it over a whole call.
 //! - [`tap`]: a transport wrapper that records the HTTP/2 frames a peer sent.
+//! - [`code_name`]: a status code's canonical name (`DEADLINE_EXCEEDED`).
 //! - [`RawCodec`]: a tonic codec of undecoded message bytes, for calls with no generated types.
 
+mod code;
 pub mod deadline;
 pub mod frame;
 pub mod grpc;
 mod raw_codec;
 pub mod tap;
 
+pub use code::code_name;
 pub use raw_codec::RawCodec;
