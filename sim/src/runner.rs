@@ -266,40 +266,18 @@ fn simulate<S: System>(shared: &ClientShared<S>, stepping: Stepping) -> (Option<
         &shared.traffic,
         trace,
     );
-    let now = |sim: &turmoil::Sim<'_>| sim.elapsed().as_micros() as u64;
+    let tick = world.net.tick;
     let error = loop {
-        let at = now(&sim);
-        trace.set_now(at);
-        network.apply_due(&mut sim, at);
-        if stepping == Stepping::SkipIdle {
-            match skip_idle(&mut sim, at, network.next_due_us(), world.net.tick) {
-                // Landed later: apply what is due then before stepping.
-                Ok(skipped) if skipped > 0 => continue,
-                Ok(_) => {}
-                Err(e) => break Some(e.to_string()),
-            }
-        }
-        match sim.step() {
-            Ok(true) => break None,
-            Ok(false) => {}
+        match advance(&mut sim, &mut network, trace, stepping, tick, None) {
+            Ok(Some(true)) => break None,
+            Ok(_) => {}
             Err(e) => break Some(e.to_string()),
         }
     };
     // Clients are done; handlers still running get the grace to notice their calls ended.
     let linger = now(&sim) + world.net.grace().as_micros() as u64;
     while error.is_none() && now(&sim) < linger && handlers.load(Ordering::SeqCst) > 0 {
-        let at = now(&sim);
-        trace.set_now(at);
-        network.apply_due(&mut sim, at);
-        if stepping == Stepping::SkipIdle {
-            let next = network.next_due_us().map_or(linger, |due| due.min(linger));
-            match skip_idle(&mut sim, at, Some(next), world.net.tick) {
-                Ok(skipped) if skipped > 0 => continue,
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-        if sim.step().is_err() {
+        if advance(&mut sim, &mut network, trace, stepping, tick, Some(linger)).is_err() {
             break;
         }
     }
@@ -307,6 +285,39 @@ fn simulate<S: System>(shared: &ClientShared<S>, stepping: Stepping) -> (Option<
     trace.set_now(at);
     drop(sim);
     (error, at)
+}
+
+/// Simulated time, microseconds.
+fn now(sim: &turmoil::Sim<'_>) -> u64 {
+    sim.elapsed().as_micros() as u64
+}
+
+/// One move of the step loop: the trace's clock set and the injector's due starts and heals
+/// applied, then (skipping) a jump over idle steps, up to the injector's next action and `cap`,
+/// or else one step. `Ok(None)`: it jumped; `Ok(Some(done))`: it stepped, and whether every
+/// client is done.
+fn advance(
+    sim: &mut turmoil::Sim<'_>,
+    network: &mut NetworkInjector,
+    trace: &Trace,
+    stepping: Stepping,
+    tick: Duration,
+    cap: Option<u64>,
+) -> turmoil::Result<Option<bool>> {
+    let at = now(sim);
+    trace.set_now(at);
+    network.apply_due(sim, at);
+    if stepping == Stepping::SkipIdle {
+        let next = match (network.next_due_us(), cap) {
+            (Some(due), Some(cap)) => Some(due.min(cap)),
+            (due, cap) => due.or(cap),
+        };
+        // Landed later: what is due then is applied before the next step.
+        if skip_idle(sim, at, next, tick)? > 0 {
+            return Ok(None);
+        }
+    }
+    sim.step().map(Some)
 }
 
 /// Jumps over the steps from `now_us` in which no host has anything to do (turmoil, patched:
