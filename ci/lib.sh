@@ -109,11 +109,12 @@ bench_settings() {
 }
 
 bench_measure() {
-  local out="$1"
+  local out="$1" rc=0
   shift
-  if ! timeout --kill-after=5 120 "$@" --warmup-ms "$warmup" --duration-ms "$duration" \
-    >"$work/$out" 2>"$work/$out.err"; then
-    echo "$ci_name: $out failed; stderr:" >&2
+  timeout --kill-after=5 120 "$@" --warmup-ms "$warmup" --duration-ms "$duration" \
+    >"$work/$out" 2>"$work/$out.err" || rc=$?
+  if ((rc != 0)); then
+    echo "$ci_name: $out failed with exit code $rc (124: timed out); stderr:" >&2
     cat "$work/$out.err" >&2
     exit 1
   fi
