@@ -9,7 +9,7 @@ use faultline_buggy::compare::{self, DIFFERENCES, Difference, GRPCIO_RECORD};
 use faultline_buggy::{Case, server};
 use tokio::net::TcpListener;
 
-use crate::exit::Failure;
+use faultline_sim::cli::Failure;
 
 #[derive(Debug, Args)]
 pub struct BuggyArgs {

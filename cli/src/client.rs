@@ -1,5 +1,6 @@
 //! `faultline client`: the tutorial's client runs over real TCP.
 
+use faultline_sim::cli::parse_seed;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +13,8 @@ use faultline_services::FeatureDb;
 use faultline_services::tutorial::{self, Printer};
 use tonic::transport::{Channel, Endpoint};
 
-use crate::exit::Failure;
 use crate::serve::Service;
+use faultline_sim::cli::Failure;
 
 #[derive(Debug, Args)]
 pub struct ClientArgs {
@@ -34,15 +35,6 @@ pub struct ClientArgs {
     /// Fail any call that takes longer than this many seconds.
     #[arg(long, default_value_t = 60.0)]
     timeout: f64,
-}
-
-/// Parses a seed in decimal or `0x` hex.
-pub fn parse_seed(s: &str) -> Result<u64, String> {
-    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => s.parse(),
-    };
-    parsed.map_err(|_| format!("`{s}` is not a seed (a u64 in decimal or 0x-prefixed hex)"))
 }
 
 fn seconds(what: &str, s: f64) -> Result<Duration, Failure> {

@@ -9,7 +9,7 @@ use faultline_conformance::known::{KnownFailures, load_target_known};
 use faultline_conformance::{Direction, Report, Suite, Target, TranscriptSet};
 use faultline_services::Mutant;
 
-use crate::exit::Failure;
+use faultline_sim::cli::Failure;
 
 /// A direction to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,7 +35,7 @@ pub struct ConformanceArgs {
     #[arg(long)]
     no_sim: bool,
     /// Seed of the simulated runs (decimal or 0x-prefixed hex).
-    #[arg(long, default_value = "0", value_parser = crate::client::parse_seed)]
+    #[arg(long, default_value = "0", value_parser = faultline_sim::cli::parse_seed)]
     seed: u64,
     /// Run the Rust server with a deliberately wrong rule (the suite must fail).
     #[arg(long)]

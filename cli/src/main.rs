@@ -4,20 +4,15 @@
 mod buggy;
 mod client;
 mod conformance;
-mod exit;
-mod junit;
-mod merge;
 mod proxy;
-mod report;
 mod serve;
-mod sweep;
-mod table;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::exit::Failure;
+use faultline_sim::cli::{Failure, MergeArgs, ReplayArgs, RunArgs, Runner, one_line};
+use faultline_sim::tutorial::Tutorial;
 
 // The simulator allocates per message; mimalloc runs it about 1.27x faster than glibc's malloc
 // (measured by the sim bench, see README "Benchmarks").
@@ -36,11 +31,11 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run scenarios over seeds in the simulator; print a table; exit 1 on failure.
-    Run(sweep::RunArgs),
+    Run(RunArgs),
     /// Merge the `--json` outputs of a sweep's shards into the whole sweep's report.
-    Merge(merge::MergeArgs),
+    Merge(MergeArgs),
     /// Replay one scenario and seed verbosely, optionally writing a timeline.
-    Replay(sweep::ReplayArgs),
+    Replay(ReplayArgs),
     /// List the scenario catalogue.
     List,
     /// Serve a tutorial service over real TCP until Ctrl-C or SIGTERM.
@@ -75,19 +70,16 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     // The simulator builds its own runtimes (one per simulated host).
+    // The tutorial's sweeps run through the runner any system's `main` gets.
+    let runner = || Runner::shared(Tutorial::shared()).command("cargo run --release --");
     let command = match cli.command {
-        Command::Run(args) => return finish(sweep::run_cmd(args)),
-        Command::Replay(args) => return finish(sweep::replay_cmd(args)),
-        Command::Merge(args) => return finish(merge::run(args)),
+        Command::Run(args) => return finish(runner().execute(faultline_sim::cli::Command::Run(args))),
+        Command::Replay(args) => return finish(runner().execute(faultline_sim::cli::Command::Replay(args))),
+        Command::Merge(args) => return finish(runner().execute(faultline_sim::cli::Command::Merge(args))),
+        Command::List => return finish(runner().execute(faultline_sim::cli::Command::List)),
         Command::Conformance(args) => return finish(conformance::run(args)),
         // The proxy sizes its own runtime (`--threads`).
         Command::Proxy(args) => return finish(proxy::main(args)),
-        Command::List => {
-            for s in faultline_sim::catalogue::catalogue() {
-                println!("{:<18} {}", s.name, s.description);
-            }
-            return ExitCode::SUCCESS;
-        }
         other => other,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -110,17 +102,6 @@ fn main() -> ExitCode {
         }
     });
     finish(result)
-}
-
-/// A clap usage error on one line: the error and its details, without the
-/// usage block and the "For more information" hint.
-fn one_line(rendered: &str) -> String {
-    let kept: Vec<&str> = rendered
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
-        .collect();
-    format!("{} (see --help)", kept.join(" "))
 }
 
 fn finish(result: Result<(), Failure>) -> ExitCode {

@@ -14,7 +14,7 @@ use faultline_server::tcp::{self, Shutdown};
 use faultline_server::{AbortHook, Limits, Server, ServerConfig, Services};
 use tokio::net::TcpListener;
 
-use crate::exit::Failure;
+use faultline_sim::cli::Failure;
 
 /// Which service to serve or call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -12,8 +12,14 @@
 //! Environment, for replaying one failure: `SEED=n` runs only that seed;
 //! `FAULTLINE_SCENARIO=name` only the scenario of that name; `FAULTLINE_SCENARIO_FILE=path`
 //! runs the scenario in that file (what a search printed) instead; `FAULTLINE_TIMELINE=path`
-//! writes the first failure's timeline (HTML) there.
+//! writes the first failure's timeline (HTML) there. Every finding prints the command that
+//! sets them, and it runs the test even when it is `#[ignore]`d.
+//!
+//! A scenario whose faults never acted on the system's traffic, on any seed, is a finding
+//! (it tested nothing it claims to): a unary-only service meets no `rst-stream` after the 2nd
+//! message. Let such a scenario pass by name with [`Harness::allow_vacuous`].
 
+use std::collections::BTreeSet;
 use std::ops::{ControlFlow, Range};
 use std::sync::Arc;
 
@@ -33,6 +39,7 @@ pub struct Harness<S: System> {
     seeds: Range<u64>,
     swarm: bool,
     replay_as: Option<String>,
+    allow_vacuous: BTreeSet<String>,
 }
 
 /// A scenario that did not come out as it expects.
@@ -46,8 +53,13 @@ pub struct Finding {
     pub text: String,
 }
 
-/// The scenarios and the seeds a harness runs (none: an empty range).
-type Plan<O> = (Vec<Scenario<O>>, Option<SeedRange>);
+/// The scenarios and the seeds a harness runs (none: an empty range), and the scenario file
+/// they came from (`FAULTLINE_SCENARIO_FILE`).
+struct Plan<O> {
+    scenarios: Vec<Scenario<O>>,
+    seeds: Option<SeedRange>,
+    file: Option<String>,
+}
 
 impl<S: System> Harness<S> {
     /// `system` against the fault catalogue ([`catalogue::faults`]) on seeds `0..8`.
@@ -57,7 +69,14 @@ impl<S: System> Harness<S> {
 
     /// The same, for a system already shared.
     pub fn shared(system: Arc<S>) -> Self {
-        Self { system, scenarios: catalogue::faults(), seeds: 0..8, swarm: false, replay_as: None }
+        Self {
+            system,
+            scenarios: catalogue::faults(),
+            seeds: 0..8,
+            swarm: false,
+            replay_as: None,
+            allow_vacuous: BTreeSet::new(),
+        }
     }
 
     /// Runs these scenarios instead.
@@ -75,6 +94,13 @@ impl<S: System> Harness<S> {
     /// Swarm testing: each seed runs a seeded half of its scenario's faults.
     pub fn swarm(mut self, on: bool) -> Self {
         self.swarm = on;
+        self
+    }
+
+    /// Lets these scenarios pass though their faults never act on the system's traffic on any
+    /// seed (a scenario of proxy faults after the N-th streamed message, for a unary service).
+    pub fn allow_vacuous<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        self.allow_vacuous.extend(names.into_iter().map(str::to_owned));
         self
     }
 
@@ -98,6 +124,7 @@ impl<S: System> Harness<S> {
     /// The scenarios and seeds to run, after `SEED`, `FAULTLINE_SCENARIO` and
     /// `FAULTLINE_SCENARIO_FILE`.
     fn plan(&self) -> Result<Plan<S::Op>, String> {
+        let file = std::env::var("FAULTLINE_SCENARIO_FILE").ok();
         let seeds = match std::env::var("SEED") {
             Ok(seed) => {
                 let seed = seed.trim().parse().map_err(|_| format!("SEED={seed} is not a u64"))?;
@@ -105,12 +132,12 @@ impl<S: System> Harness<S> {
             }
             Err(_) => SeedRange::new(self.seeds.start, self.seeds.end.saturating_sub(self.seeds.start)).ok(),
         };
-        let mut scenarios = match std::env::var("FAULTLINE_SCENARIO_FILE") {
-            Ok(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let mut scenarios = match &file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
                 vec![Scenario::from_toml(&text).map_err(|e| format!("{path}: {e}"))?]
             }
-            Err(_) => self.scenarios.clone(),
+            None => self.scenarios.clone(),
         };
         if let Ok(name) = std::env::var("FAULTLINE_SCENARIO") {
             scenarios.retain(|s| s.name == name);
@@ -122,26 +149,35 @@ impl<S: System> Harness<S> {
             s.validate().map_err(|e| e.to_string())?;
             self.system.validate(s).map_err(|reason| format!("invalid scenario `{}`: {reason}", s.name))?;
         }
-        Ok((scenarios, seeds))
+        Ok(Plan { scenarios, seeds, file })
     }
 
     /// Runs every scenario under every seed (on a thread pool; each run is deterministic) and
     /// returns the scenarios that did not come out as they expect: a `pass` scenario that
-    /// failed on a seed (its first failing seed), a `caught` one that passed on every seed.
+    /// failed on a seed (its first failing seed) or whose faults never acted on any seed
+    /// (unless allowed), a `caught` one that passed on every seed.
     pub fn run(&self) -> Result<Vec<Finding>, String> {
-        let (scenarios, seeds) = self.plan()?;
-        let Some(seeds) = seeds else { return Ok(Vec::new()) };
+        self.run_plan(&self.plan()?)
+    }
+
+    fn run_plan(&self, plan: &Plan<S::Op>) -> Result<Vec<Finding>, String> {
+        let scenarios = &plan.scenarios;
+        let Some(seeds) = plan.seeds else { return Ok(Vec::new()) };
         // The sweep's jobs, window and pass/caught rule, in one place.
         let sweep = Sweep {
             system: self.system.clone(),
             entries: scenarios
                 .iter()
-                .map(|s| Entry { scenario: s.clone(), replay_as: s.name.clone() })
+                .map(|s| Entry {
+                    allow_vacuous: self.allow_vacuous.contains(&s.name),
+                    ..Entry::named(s.clone())
+                })
                 .collect(),
             seeds,
             shard: None,
             swarm: self.swarm,
             check_determinism: false,
+            stepping: crate::Stepping::default(),
             threads: rayon::current_num_threads(),
         };
         let mut tally = sweep.tally();
@@ -162,7 +198,15 @@ impl<S: System> Harness<S> {
             // Runs are deterministic: the finding's report is its run again, in full.
             let (seed, what) = match (scenario.expect, first_failing[i]) {
                 (Expect::Pass, Some(seed)) => (seed, None),
-                (Expect::Pass, None) => continue,
+                (Expect::Pass, None) => (
+                    seeds.start(),
+                    Some(format!(
+                        "is vacuous: its faults never acted on the system's traffic on any seed \
+                         (codes seen: {}); if that is expected, `.allow_vacuous([\"{}\"])`",
+                        tally.summary(i).map_or_else(String::new, codes_seen),
+                        scenario.name
+                    )),
+                ),
                 (Expect::Caught, _) => {
                     (seeds.start(), Some("expected to be caught, but passed on every seed".to_owned()))
                 }
@@ -176,7 +220,10 @@ impl<S: System> Harness<S> {
                 Some(template) => {
                     template.replace("{scenario}", &scenario.name).replace("{seed}", &seed.to_string())
                 }
-                None => replay_command(&scenario.name, seed),
+                None => match &plan.file {
+                    Some(path) => replay_file_command(path, seed),
+                    None => replay_command(&scenario.name, seed),
+                },
             };
             let text = format!("scenario `{}` {what}\nreplay: {replay}", scenario.name);
             findings.push(Finding { scenario: scenario.name.clone(), report, text });
@@ -188,16 +235,12 @@ impl<S: System> Harness<S> {
     /// replay command, if any scenario did not come out as it expects. With
     /// `FAULTLINE_TIMELINE=path`, the first finding's timeline is written there.
     pub fn check(&self) {
-        let findings = self.run().unwrap_or_else(|e| panic!("faultline: {e}"));
+        let plan = self.plan().unwrap_or_else(|e| panic!("faultline: {e}"));
+        let findings = self.run_plan(&plan).unwrap_or_else(|e| panic!("faultline: {e}"));
         let Some(first) = findings.first() else { return };
-        if let Ok(path) = std::env::var("FAULTLINE_TIMELINE")
-            && let Some(scenario) = self.scenarios.iter().find(|s| s.name == first.scenario)
-        {
-            let report = self.replay(scenario, first.report.seed);
-            let html = crate::timeline::render(scenario, &report);
-            if let Err(e) = std::fs::write(&path, html) {
-                eprintln!("faultline: cannot write the timeline to {path}: {e}");
-            }
+        if let Some(scenario) = plan.scenarios.iter().find(|s| s.name == first.scenario) {
+            let scenario = if self.swarm { scenario.swarm(first.report.seed) } else { scenario.clone() };
+            write_timeline(&scenario, &first.report);
         }
         let texts: Vec<&str> = findings.iter().map(|f| f.text.as_str()).collect();
         panic!("faultline: {} scenario(s) failed\n\n{}", findings.len(), texts.join("\n\n"));
@@ -205,7 +248,9 @@ impl<S: System> Harness<S> {
 
     /// Property search over scenarios whose scripted workload comes from `ops` (with up to
     /// `max_faults` faults of the catalogue); returns the first failure, shrunk, or `None` when
-    /// `config.cases` cases passed.
+    /// `config.cases` cases passed. With `FAULTLINE_SCENARIO_FILE` and `SEED` set (what
+    /// [`Harness::describe`] prints) it searches nothing and replays that case instead, writing
+    /// its timeline when `FAULTLINE_TIMELINE` is set.
     pub fn search(
         &self,
         ops: impl Strategy<Value = S::Op>,
@@ -213,15 +258,72 @@ impl<S: System> Harness<S> {
         mutant: Option<String>,
         config: SearchConfig,
     ) -> Result<Option<Found<S::Op>>, String> {
+        let plan = self.plan()?;
+        if plan.file.is_some() {
+            let seed = plan.seeds.map(SeedRange::start).ok_or("SEED: no seed to replay")?;
+            for scenario in plan.scenarios {
+                let report = self.replay(&scenario, seed);
+                if !report.passed() {
+                    write_timeline(&scenario, &report);
+                    return Ok(Some(Found { scenario, seed, report }));
+                }
+            }
+            return Ok(None);
+        }
         search::search(&self.system, search::scenario(ops, max_faults, mutant), config)
+    }
+
+    /// A found case as a person reads it ([`Found::describe`]), saved as a scenario file in
+    /// the temporary directory, with the command that reruns the running `#[test]` on it.
+    pub fn describe(&self, found: &Found<S::Op>) -> String {
+        let dir = std::env::temp_dir().join("faultline");
+        let path = dir.join(format!("found-{}-{:016x}.toml", found.scenario.name, found.report.trace_hash));
+        let saved =
+            std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, found.scenario.to_toml()));
+        let path = path.display().to_string();
+        match saved {
+            Ok(()) => found.describe(&replay_file_command(&path, found.seed)),
+            Err(e) => {
+                let text = found.describe(&replay_file_command("{file}", found.seed));
+                format!("{text}\n(cannot save the file as {path}: {e})")
+            }
+        }
     }
 }
 
-/// The command that reruns one seed of one scenario of the `#[test]` running now: the test's
-/// name is the thread's (libtest names each test's thread after it), the package is cargo's.
-pub fn replay_command(scenario: &str, seed: u64) -> String {
+/// With `FAULTLINE_TIMELINE=path`, writes the run's timeline there.
+fn write_timeline<O>(scenario: &Scenario<O>, report: &RunReport) {
+    let Ok(path) = std::env::var("FAULTLINE_TIMELINE") else { return };
+    match std::fs::write(&path, crate::timeline::render(scenario, report)) {
+        Ok(()) => eprintln!("faultline: the timeline of `{}` is written to {path}", scenario.name),
+        Err(e) => eprintln!("faultline: cannot write the timeline to {path}: {e}"),
+    }
+}
+
+/// The non-OK codes of a summary, as `CODE×n`, or `none`.
+fn codes_seen(summary: &crate::sweep::Summary) -> String {
+    if summary.codes.is_empty() {
+        return "none".to_owned();
+    }
+    summary.codes.iter().map(|(code, n)| format!("{code}×{n}")).collect::<Vec<_>>().join(" ")
+}
+
+/// `cargo test` of the `#[test]` running now, with `env` before it: the test's name is the
+/// thread's (libtest names each test's thread after it), the package is cargo's; ignored tests
+/// run too.
+fn test_command(env: &str) -> String {
     let test = std::thread::current().name().filter(|n| *n != "main").map(str::to_owned);
     let package = std::env::var("CARGO_PKG_NAME").map(|p| format!(" -p {p}")).unwrap_or_default();
-    let filter = test.map(|t| format!(" -- --exact {t}")).unwrap_or_default();
-    format!("SEED={seed} FAULTLINE_SCENARIO={scenario} cargo test{package}{filter}")
+    let filter = test.map(|t| format!(" --exact {t}")).unwrap_or_default();
+    format!("{env} cargo test{package} -- --include-ignored{filter}")
+}
+
+/// The command that reruns one seed of one scenario of the `#[test]` running now.
+pub fn replay_command(scenario: &str, seed: u64) -> String {
+    test_command(&format!("SEED={seed} FAULTLINE_SCENARIO={scenario}"))
+}
+
+/// The command that reruns the `#[test]` running now on the scenario file `path`, one seed.
+pub fn replay_file_command(path: &str, seed: u64) -> String {
+    test_command(&format!("SEED={seed} FAULTLINE_SCENARIO_FILE={path}"))
 }

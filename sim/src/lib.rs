@@ -9,6 +9,7 @@
 
 pub mod catalogue;
 pub mod check;
+pub mod cli;
 pub mod fault;
 pub mod harness;
 pub mod net;
@@ -24,6 +25,10 @@ pub mod timeline;
 pub mod trace;
 pub mod tutorial;
 pub mod world;
+
+// What a `System` implementation must match, at the versions this crate is built with: use
+// these rather than adding them yourself (`faultline_sim::rand_chacha::ChaCha8Rng`, ...).
+pub use {proptest, prost, rand, rand_chacha, tokio, tonic, turmoil};
 
 pub use check::{Property, Violation};
 pub use fault::{Fault, TimedFault};

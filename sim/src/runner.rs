@@ -50,6 +50,8 @@ pub struct RunReport {
     /// Every fault the scenario schedules, by name, with what it did; a fault that never met
     /// any traffic on this seed shows zero.
     pub faults: BTreeMap<String, FaultTally>,
+    /// Workload calls by the status code clients saw, non-OK codes only (`UNAVAILABLE`, ...).
+    pub codes: BTreeMap<String, u64>,
     /// Simulated time the run took, microseconds.
     pub sim_time_us: u64,
     /// Properties that did not hold.
@@ -90,6 +92,12 @@ impl RunReport {
         self
     }
 
+    /// The scenario schedules faults, and none of them acted on the system's traffic: the run
+    /// passed without being tested against them.
+    pub fn vacuous(&self) -> bool {
+        !self.faults.is_empty() && self.faults.values().all(|t| t.acted == 0)
+    }
+
     /// The faults that touched traffic, as `name×times`.
     pub fn fired(&self) -> impl Iterator<Item = (&str, &FaultTally)> {
         self.faults.iter().filter(|(_, t)| t.acted > 0).map(|(n, t)| (n.as_str(), t))
@@ -125,16 +133,31 @@ impl<S: System> Clone for ClientShared<S> {
 
 /// Runs one scenario of `system` under one seed; deterministic in (scenario, seed).
 pub fn run<S: System>(system: &Arc<S>, scenario: &Scenario<S::Op>, seed: u64) -> RunReport {
-    run_stepping(system, scenario, seed, Stepping::SkipIdle)
+    run_stepping(system, scenario, seed, Stepping::default())
 }
 
 /// How a run moves through simulated time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stepping {
-    /// Jump over steps in which no host has anything to do (what [`run`] does).
+    /// Jump over steps in which no host has anything to do (what [`run`] does with the
+    /// `skip-idle` feature). Without that feature there is no way to know a host is idle, and
+    /// this steps every tick.
     SkipIdle,
-    /// Step through every tick (what the simulator did before it skipped; tests compare).
+    /// Step through every tick (what [`run`] does without the `skip-idle` feature; tests compare).
     EveryTick,
+}
+
+impl Stepping {
+    /// Whether this build can skip idle time: the `skip-idle` feature, which needs the patched
+    /// tokio and turmoil of `vendor/` (through `[patch.crates-io]`) and `--cfg tokio_unstable`.
+    pub const CAN_SKIP: bool = cfg!(feature = "skip-idle");
+}
+
+impl Default for Stepping {
+    /// [`Stepping::SkipIdle`] where the build can skip, else [`Stepping::EveryTick`].
+    fn default() -> Self {
+        if Self::CAN_SKIP { Self::SkipIdle } else { Self::EveryTick }
+    }
 }
 
 /// [`run`], moving through time as `stepping` says: both give the same run.
@@ -200,6 +223,10 @@ pub fn run_stepping<S: System>(
     }
     let records: Vec<CallSummary> = records.into_iter().map(|r| r.call).collect();
     let workload: Vec<&CallSummary> = records.iter().filter(|r| !r.probe).collect();
+    let mut codes = BTreeMap::new();
+    for r in workload.iter().filter(|r| r.code != Code::Ok) {
+        *codes.entry(faultline_wire::code_name(r.code).to_owned()).or_default() += 1;
+    }
     RunReport {
         scenario: scenario.name.clone(),
         seed,
@@ -207,6 +234,7 @@ pub fn run_stepping<S: System>(
         calls: workload.len(),
         failed_calls: workload.iter().filter(|r| r.code != Code::Ok).count(),
         faults,
+        codes,
         sim_time_us,
         violations,
         trace_hash: hash_events(&events),
@@ -307,7 +335,7 @@ fn advance(
     let at = now(sim);
     trace.set_now(at);
     network.apply_due(sim, at);
-    if stepping == Stepping::SkipIdle {
+    if stepping == Stepping::SkipIdle && Stepping::CAN_SKIP {
         let next = match (network.next_due_us(), cap) {
             (Some(due), Some(cap)) => Some(due.min(cap)),
             (due, cap) => due.or(cap),
@@ -324,6 +352,7 @@ fn advance(
 /// no task ready, no timer falling due, no message due), up to the step at which the injector's
 /// next start or heal (`next_us`) is applied: the run is the same as stepping through them.
 /// Returns the steps skipped.
+#[cfg(feature = "skip-idle")]
 fn skip_idle(
     sim: &mut turmoil::Sim<'_>,
     now_us: u64,
@@ -336,6 +365,12 @@ fn skip_idle(
     let steps = sim.idle_steps(u32::try_from(max).unwrap_or(u32::MAX));
     sim.skip_steps(steps)?;
     Ok(steps)
+}
+
+/// Without the `skip-idle` feature nothing tells a host is idle: nothing is skipped.
+#[cfg(not(feature = "skip-idle"))]
+fn skip_idle(_: &mut turmoil::Sim<'_>, _: u64, _: Option<u64>, _: Duration) -> turmoil::Result<u32> {
+    Ok(0)
 }
 
 thread_local! {

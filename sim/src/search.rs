@@ -81,12 +81,14 @@ pub struct Found<O> {
 
 impl<O: serde::Serialize> Found<O> {
     /// The failure as a person reads it: `SEED=`, the first violations, the scenario file, and
-    /// `replay` (the command that runs the file under the seed; `{file}` stands for its path).
+    /// `replay` (the command that runs the file under the seed; `{file}` stands for its path,
+    /// when it is not saved yet: then `search.toml`).
     pub fn describe(&self, replay: &str) -> String {
         let violations: Vec<String> =
             self.report.violations.iter().take(3).map(ToString::to_string).collect();
+        let save_as = if replay.contains("{file}") { " (save as search.toml)" } else { "" };
         format!(
-            "SEED={}\n{}\n--- scenario file (save as search.toml) ---\n{}--- replay ---\n{}",
+            "SEED={}\n{}\n--- scenario file{save_as} ---\n{}--- replay ---\n{}",
             self.seed,
             violations.join("\n"),
             self.scenario.to_toml(),

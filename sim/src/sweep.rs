@@ -19,11 +19,10 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::check::{Property, Violation};
-use crate::runner::{FaultTally, RunReport};
+use crate::runner::{FaultTally, RunReport, Stepping};
 use crate::scenario::{Expect, Scenario};
 use crate::system::System;
 use crate::trace::{Event, first_difference};
-use crate::tutorial::{CallInput, Tutorial};
 
 /// Why a sweep cannot be described.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,10 +122,20 @@ impl fmt::Display for SeedRange {
 
 /// A scenario of a sweep, with what to pass `faultline replay` to run it again.
 #[derive(Debug, Clone)]
-pub struct Entry<O = CallInput> {
+pub struct Entry<O> {
     pub scenario: Scenario<O>,
     /// A catalogue name, or a scenario file's path.
     pub replay_as: String,
+    /// The scenario may be vacuous on every seed (its faults never act on this system's
+    /// traffic) and still pass.
+    pub allow_vacuous: bool,
+}
+
+impl<O> Entry<O> {
+    /// `scenario`, replayed by its name, not allowed to be vacuous.
+    pub fn named(scenario: Scenario<O>) -> Self {
+        Self { replay_as: scenario.name.clone(), scenario, allow_vacuous: false }
+    }
 }
 
 impl<O: Serialize> Entry<O> {
@@ -139,9 +148,9 @@ impl<O: Serialize> Entry<O> {
     }
 }
 
-/// What to run: a system's scenarios over seeds (the tutorial's, unless said otherwise).
+/// What to run: a system's scenarios over seeds.
 #[derive(Debug)]
-pub struct Sweep<S: System = Tutorial> {
+pub struct Sweep<S: System> {
     /// The system under test.
     pub system: Arc<S>,
     pub entries: Vec<Entry<S::Op>>,
@@ -152,6 +161,8 @@ pub struct Sweep<S: System = Tutorial> {
     pub swarm: bool,
     /// Each run twice; a different trace is a `determinism` violation.
     pub check_determinism: bool,
+    /// How runs move through simulated time (both give the same runs; skipping is faster).
+    pub stepping: Stepping,
     /// Worker threads.
     pub threads: usize,
 }
@@ -168,6 +179,12 @@ pub struct RunRecord {
     pub failed_calls: u64,
     /// Every fault the run scheduled (for a swarm run, the half it kept), with what it did.
     pub faults: BTreeMap<String, FaultCount>,
+    /// Workload calls by the non-OK status code clients saw.
+    #[serde(default)]
+    pub codes: BTreeMap<String, u64>,
+    /// Faults were scheduled and none acted on traffic.
+    #[serde(default)]
+    pub vacuous: bool,
     /// Simulated time, microseconds.
     pub sim_time_us: u64,
     /// Stable hash of the full trace, hex.
@@ -215,6 +232,8 @@ impl RunRecord {
             calls: report.calls as u64,
             failed_calls: report.failed_calls as u64,
             faults: report.faults.iter().map(|(name, t)| (name.clone(), count(t))).collect(),
+            codes: report.codes.clone(),
+            vacuous: report.vacuous(),
             sim_time_us: report.sim_time_us,
             trace_hash: format!("{:016x}", report.trace_hash),
             violations: report
@@ -292,7 +311,14 @@ impl<S: System> Sweep<S> {
     /// The scenarios as a [`Tally`] counts them.
     pub fn tally(&self) -> Tally {
         Tally::new(
-            self.entries.iter().map(|e| (e.scenario.name.clone(), e.scenario.expect)).collect(),
+            self.entries
+                .iter()
+                .map(|e| Expected {
+                    name: e.scenario.name.clone(),
+                    expect: e.scenario.expect,
+                    allow_vacuous: e.allow_vacuous,
+                })
+                .collect(),
             self.swarm,
         )
     }
@@ -301,7 +327,13 @@ impl<S: System> Sweep<S> {
     fn run_job(&self, j: u128) -> Outcome {
         let (entry, seed) = self.job(j);
         let started = Instant::now();
-        let report = run_checked(&self.system, &self.variant(entry, seed), seed, self.check_determinism);
+        let report = run_checked_stepping(
+            &self.system,
+            &self.variant(entry, seed),
+            seed,
+            self.check_determinism,
+            self.stepping,
+        );
         Outcome { entry, record: RunRecord::of(&report, started.elapsed().as_millis() as u64) }
     }
 
@@ -369,9 +401,20 @@ pub fn run_checked<S: System>(
     seed: u64,
     check_determinism: bool,
 ) -> RunReport {
-    let mut report = crate::runner::run(system, scenario, seed);
+    run_checked_stepping(system, scenario, seed, check_determinism, Stepping::default())
+}
+
+/// [`run_checked`], moving through time as `stepping` says.
+pub fn run_checked_stepping<S: System>(
+    system: &Arc<S>,
+    scenario: &Scenario<S::Op>,
+    seed: u64,
+    check_determinism: bool,
+    stepping: Stepping,
+) -> RunReport {
+    let mut report = crate::runner::run_stepping(system, scenario, seed, stepping);
     if check_determinism {
-        let again = crate::runner::run(system, scenario, seed);
+        let again = crate::runner::run_stepping(system, scenario, seed, stepping);
         if let Some(violation) = determinism(&report.events, &again.events) {
             report.violations.push(violation);
         }
@@ -402,6 +445,15 @@ pub struct FaultSummary {
     pub idle_runs: u64,
 }
 
+/// What a tally expects of one scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub name: String,
+    pub expect: Expect,
+    /// Vacuous on every seed is no failure.
+    pub allow_vacuous: bool,
+}
+
 /// One scenario's line of a sweep.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
@@ -410,13 +462,19 @@ pub struct Summary {
     pub seeds: u64,
     /// Runs with a violation.
     pub failing: u64,
+    /// Runs in which the scenario's faults never acted on traffic.
+    #[serde(default)]
+    pub vacuous: u64,
     /// A run's trace differed when repeated.
     pub nondeterministic: bool,
     /// The scenario met its expectation: every run passed, or (a canary) some run was caught;
-    /// and every run was deterministic.
+    /// every run was deterministic; and (unless allowed) its faults acted in some run.
     pub ok: bool,
     pub calls: u64,
     pub failed_calls: u64,
+    /// Workload calls by the non-OK status code clients saw, all runs together.
+    #[serde(default)]
+    pub codes: BTreeMap<String, u64>,
     /// What each fault did, over all runs.
     pub faults: BTreeMap<String, FaultSummary>,
     /// Simulated time of all runs, microseconds.
@@ -430,11 +488,19 @@ impl Summary {
     pub fn verdict(&self) -> String {
         match self.expect {
             _ if self.nondeterministic => "NONDETERMINISTIC".to_owned(),
+            Expect::Pass if self.failing == 0 && self.all_vacuous() && !self.ok => "VACUOUS".to_owned(),
             Expect::Pass if self.failing == 0 => "pass".to_owned(),
             Expect::Pass => format!("FAIL {}/{}", self.failing, self.seeds),
             Expect::Caught if self.failing > 0 => format!("caught {}/{}", self.failing, self.seeds),
             Expect::Caught => "MISSED".to_owned(),
         }
+    }
+}
+
+impl Summary {
+    /// Every run was vacuous: the scenario's faults never acted on this system's traffic.
+    pub fn all_vacuous(&self) -> bool {
+        self.seeds > 0 && self.vacuous == self.seeds
     }
 }
 
@@ -452,7 +518,7 @@ pub const KEPT_FINDINGS: usize = 100;
 /// [`KEPT_FINDINGS`] findings in full. Its size does not depend on the number of runs.
 #[derive(Debug, Clone)]
 pub struct Tally {
-    scenarios: Vec<(String, Expect)>,
+    scenarios: Vec<Expected>,
     swarm: bool,
     summaries: Vec<Option<Summary>>,
     findings: Vec<Finding>,
@@ -461,26 +527,28 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// An empty tally of these scenarios (name, expectation), in entry order.
-    pub fn new(scenarios: Vec<(String, Expect)>, swarm: bool) -> Self {
+    /// An empty tally of these scenarios, in entry order.
+    pub fn new(scenarios: Vec<Expected>, swarm: bool) -> Self {
         let summaries = vec![None; scenarios.len()];
         Self { scenarios, swarm, summaries, findings: Vec::new(), findings_not_kept: 0, runs: 0 }
     }
 
     /// Folds in one run of entry `entry`.
     pub fn add(&mut self, entry: usize, record: &RunRecord) {
-        let (name, expect) = &self.scenarios[entry];
-        let expect = *expect;
+        let Expected { name, expect, allow_vacuous } = &self.scenarios[entry];
+        let (expect, allow_vacuous) = (*expect, *allow_vacuous);
         let swarm = self.swarm;
         let sum = self.summaries[entry].get_or_insert_with(|| Summary {
             scenario: if swarm { format!("{name} (swarm)") } else { name.clone() },
             expect,
             seeds: 0,
             failing: 0,
+            vacuous: 0,
             nondeterministic: false,
             ok: false,
             calls: 0,
             failed_calls: 0,
+            codes: BTreeMap::new(),
             faults: BTreeMap::new(),
             sim_time_us: 0,
             wall_ms: 0,
@@ -488,12 +556,17 @@ impl Tally {
         let failing = !record.passed();
         sum.seeds += 1;
         sum.failing += u64::from(failing);
+        sum.vacuous += u64::from(record.vacuous);
         sum.nondeterministic |= record.nondeterministic();
         sum.ok = !sum.nondeterministic
             && match expect {
-                Expect::Pass => sum.failing == 0,
+                Expect::Pass => sum.failing == 0 && (allow_vacuous || sum.vacuous < sum.seeds),
                 Expect::Caught => sum.failing > 0,
             };
+        for (code, n) in &record.codes {
+            let c = sum.codes.entry(code.clone()).or_default();
+            *c = c.saturating_add(*n);
+        }
         sum.calls = sum.calls.saturating_add(record.calls);
         sum.failed_calls = sum.failed_calls.saturating_add(record.failed_calls);
         for (name, count) in &record.faults {
@@ -547,22 +620,39 @@ impl Tally {
     }
 }
 
-/// The command that replays one run of the scenario `replay_as` (a catalogue name or a file).
-pub fn replay_command(replay_as: &str, seed: u64, swarm: bool) -> String {
-    let swarm = if swarm { " --swarm" } else { "" };
-    format!("cargo run --release -- replay {replay_as} --seed {seed}{swarm}")
+/// How a runner's failures say to replay them: the command that starts the runner and the
+/// flags every replay needs (`--with-bug`, say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayCommand {
+    /// What starts the runner, up to its arguments: `cargo run --release --`.
+    pub program: String,
+    /// Flags after `replay ... --seed n`, with a leading space (or empty).
+    pub flags: String,
+}
+
+impl Default for ReplayCommand {
+    /// `faultline`'s: `cargo run --release --` at this repository's root.
+    fn default() -> Self {
+        Self { program: "cargo run --release --".to_owned(), flags: String::new() }
+    }
+}
+
+impl ReplayCommand {
+    /// The command that replays one run of the scenario `replay_as` (a catalogue name or a file).
+    pub fn line(&self, replay_as: &str, seed: u64, swarm: bool) -> String {
+        let swarm = if swarm { " --swarm" } else { "" };
+        format!("{} replay {replay_as} --seed {seed}{swarm}{}", self.program, self.flags)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::catalogue;
+    use crate::tutorial::Tutorial;
 
-    fn sweep(names: &[&str], seeds: SeedRange, shard: Option<&str>) -> Sweep {
-        let entries = names
-            .iter()
-            .map(|n| Entry { scenario: catalogue::find(n).unwrap(), replay_as: (*n).to_owned() })
-            .collect();
+    fn sweep(names: &[&str], seeds: SeedRange, shard: Option<&str>) -> Sweep<Tutorial> {
+        let entries = names.iter().map(|n| Entry::named(catalogue::find(n).unwrap())).collect();
         Sweep {
             system: Tutorial::shared(),
             entries,
@@ -570,6 +660,7 @@ mod tests {
             shard: shard.map(|s| Shard::parse(s).unwrap()),
             swarm: false,
             check_determinism: false,
+            stepping: Stepping::default(),
             threads: 2,
         }
     }
@@ -647,6 +738,10 @@ mod tests {
         assert_eq!(seen, vec![0, 1, 2]);
     }
 
+    fn expected(name: &str, expect: Expect, allow_vacuous: bool) -> Expected {
+        Expected { name: name.to_owned(), expect, allow_vacuous }
+    }
+
     fn record(seed: u64, violations: &[&str]) -> RunRecord {
         RunRecord {
             scenario: "x".into(),
@@ -657,6 +752,8 @@ mod tests {
                 "hold".to_owned(),
                 FaultCount { acted: u32::from(seed.is_multiple_of(2)), touched: 3 },
             )]),
+            codes: BTreeMap::from([("UNAVAILABLE".to_owned(), 1)]),
+            vacuous: !seed.is_multiple_of(2),
             sim_time_us: 10,
             trace_hash: "0".into(),
             violations: violations
@@ -669,8 +766,10 @@ mod tests {
 
     #[test]
     fn a_tally_applies_the_pass_caught_rule_and_keeps_a_bounded_number_of_findings() {
-        let mut tally =
-            Tally::new(vec![("x".into(), Expect::Pass), ("canary".into(), Expect::Caught)], false);
+        let mut tally = Tally::new(
+            vec![expected("x", Expect::Pass, false), expected("canary", Expect::Caught, false)],
+            false,
+        );
         for seed in 0..(KEPT_FINDINGS as u64 + 5) {
             tally.add(0, &record(seed, &["status"]));
         }
@@ -685,12 +784,38 @@ mod tests {
         assert_eq!(tally.findings_not_kept(), 5);
         assert_eq!(tally.runs(), KEPT_FINDINGS as u64 + 6);
 
-        let mut missed = Tally::new(vec![("canary".into(), Expect::Caught)], true);
+        let mut missed = Tally::new(vec![expected("canary", Expect::Caught, false)], true);
         missed.add(0, &record(0, &[]));
         assert_eq!((missed.summaries()[0].verdict().as_str(), missed.ok()), ("MISSED", false));
         assert_eq!(missed.summaries()[0].scenario, "canary (swarm)");
         missed.add(0, &record(1, &["determinism"]));
         assert_eq!(missed.summaries()[0].verdict(), "NONDETERMINISTIC");
         assert_eq!(missed.findings().len(), 1);
+    }
+
+    #[test]
+    fn a_scenario_whose_faults_never_acted_on_any_seed_is_vacuous_not_passed() {
+        let mut tally = Tally::new(
+            vec![
+                expected("some-acted", Expect::Pass, false),
+                expected("never-acted", Expect::Pass, false),
+                expected("allowed", Expect::Pass, true),
+            ],
+            false,
+        );
+        for seed in [0, 1, 3] {
+            tally.add(0, &record(seed, &[]));
+        }
+        for entry in [1, 2] {
+            for seed in [1, 3] {
+                tally.add(entry, &record(seed, &[]));
+            }
+        }
+        let s = tally.summaries();
+        assert_eq!((s[0].verdict().as_str(), s[0].vacuous, s[0].ok), ("pass", 2, true));
+        assert_eq!((s[1].verdict().as_str(), s[1].vacuous, s[1].ok), ("VACUOUS", 2, false));
+        assert_eq!((s[2].verdict().as_str(), s[2].ok), ("pass", true));
+        assert_eq!(s[0].codes["UNAVAILABLE"], 3);
+        assert!(!tally.ok());
     }
 }

@@ -147,6 +147,12 @@ pub trait System: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The scenarios a runner sweeps by default ([`crate::cli::Runner`]). Default: the fault
+    /// catalogue, [`crate::catalogue::faults`].
+    fn catalogue(&self) -> Vec<Scenario<Self::Op>> {
+        crate::catalogue::faults()
+    }
+
     /// Rejects a scenario this system cannot run (an unknown `mutant`, say).
     fn validate(&self, scenario: &Scenario<Self::Op>) -> Result<(), String> {
         match &scenario.mutant {

@@ -25,9 +25,9 @@ use tokio::time::Instant;
 
 use self::faults::{Faults, NewFault};
 use self::log::Log;
-use crate::client::parse_seed;
-use crate::exit::Failure;
 use crate::serve::ShutdownSignals;
+use faultline_sim::cli::Failure;
+use faultline_sim::cli::parse_seed;
 
 /// How long dialing the upstream server may take before the client's connection is closed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -56,6 +56,47 @@ fn a_failing_scenario_exits_1_and_prints_the_seed_and_replay_command() {
 }
 
 #[test]
+fn a_scenario_whose_faults_never_act_is_vacuous_and_fails_unless_allowed() {
+    let dir = std::env::temp_dir().join(format!("faultline-vacuous-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("never.toml");
+    // No tutorial stream carries 1,000 server messages: the fault never acts.
+    let toml = "name = \"never\"\n[[faults]]\nat_ms = 100\nfor_ms = 1000\nkind = \"rst-stream\"\nafter_messages = 1000\nevery = 1\n";
+    std::fs::write(&file, toml).unwrap();
+    let out = run(faultline().args(["run", "--seeds", "2", "--file"]).arg(&file));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    assert!(
+        text.lines().any(|l| l.starts_with("never") && l.contains("VACUOUS") && l.contains("2/2")),
+        "{text}"
+    );
+    let allowed =
+        run(faultline().args(["run", "--seeds", "2", "--allow-vacuous", "never", "--file"]).arg(&file));
+    assert_eq!(allowed.status.code(), Some(0), "{}", stdout(&allowed));
+    assert!(
+        stdout(&allowed).lines().any(|l| l.starts_with("never") && l.contains("pass")),
+        "{}",
+        stdout(&allowed)
+    );
+    // In JSON too: each run says it was vacuous, the summary counts them.
+    let json = run(faultline().args(["run", "--seeds", "2", "--json", "--file"]).arg(&file));
+    let summary = stdout(&json).lines().find(|l| l.contains("\"type\":\"summary\"")).unwrap().to_owned();
+    assert!(summary.contains("\"vacuous\":2") && summary.contains("\"ok\":false"), "{summary}");
+    assert!(stdout(&json).lines().filter(|l| l.contains("\"vacuous\":true")).count() == 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_table_shows_the_codes_clients_saw() {
+    let out = run(faultline().args(["run", "crash-bounce", "--seeds", "2"]));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // The crash's failed calls, by the code tonic's clients saw.
+    let row = text.lines().find(|l| l.starts_with("crash-bounce")).unwrap();
+    assert!(row.contains("UNAVAILABLE×"), "{text}");
+}
+
+#[test]
 fn a_handler_panic_is_a_finding_with_its_seed_not_a_crash() {
     let dir = std::env::temp_dir().join(format!("faultline-panic-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -965,6 +965,7 @@ mod tests {
             calls: 0,
             failed_calls: 0,
             faults: BTreeMap::new(),
+            codes: BTreeMap::new(),
             sim_time_us,
             violations: Vec::new(),
             trace_hash: 0,

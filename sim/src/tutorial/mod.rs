@@ -118,6 +118,10 @@ impl System for Tutorial {
         check::check_payload(&self.model, record, context, fail);
     }
 
+    fn catalogue(&self) -> Vec<Scenario> {
+        crate::catalogue::catalogue()
+    }
+
     fn validate(&self, scenario: &Scenario) -> Result<(), String> {
         mutant(scenario.mutant.as_deref()).map(|_| ())
     }

@@ -132,6 +132,7 @@ fn same_seed_same_trace_different_seed_different_trace() {
 #[test]
 fn skipping_idle_time_gives_the_run_that_stepping_every_tick_gives() {
     use faultline_sim::{Stepping, run_stepping};
+    const { assert!(Stepping::CAN_SKIP, "the crate's tests are built with the `skip-idle` feature") };
     let tutorial = faultline_sim::tutorial::Tutorial::shared();
     for scenario in catalogue() {
         let skipped = run_stepping(&tutorial, &scenario, 0, Stepping::SkipIdle);

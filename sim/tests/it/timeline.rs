@@ -85,6 +85,7 @@ fn report(
         calls: records.len(),
         failed_calls: records.iter().filter(|r| r.code != Code::Ok).count(),
         faults: BTreeMap::new(),
+        codes: BTreeMap::new(),
         sim_time_us,
         violations: Vec::new(),
         trace_hash: hash_events(&events),

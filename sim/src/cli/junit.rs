@@ -4,18 +4,18 @@
 
 use std::io;
 
-use faultline_sim::scenario::Expect;
-use faultline_sim::sweep::{Summary, Tally, replay_command};
+use crate::scenario::Expect;
+use crate::sweep::{ReplayCommand, Summary, Tally};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
-use crate::report::Header;
+use super::report::Header;
 
 /// The JUnit XML of a finished tally.
-pub fn render(header: &Header, tally: &Tally) -> String {
+pub fn render(header: &Header, tally: &Tally, replay: &ReplayCommand) -> String {
     let mut out = Vec::new();
     // Writing to a Vec cannot fail.
-    let _ = write(&mut Writer::new_with_indent(&mut out, b' ', 2), header, tally);
+    let _ = write(&mut Writer::new_with_indent(&mut out, b' ', 2), header, tally, replay);
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -23,7 +23,12 @@ fn secs(ms: u64) -> String {
     format!("{:.3}", ms as f64 / 1000.0)
 }
 
-fn write(w: &mut Writer<&mut Vec<u8>>, header: &Header, tally: &Tally) -> io::Result<()> {
+fn write(
+    w: &mut Writer<&mut Vec<u8>>,
+    header: &Header,
+    tally: &Tally,
+    replay: &ReplayCommand,
+) -> io::Result<()> {
     let cases: Vec<(usize, &Summary)> =
         (0..header.scenarios.len()).filter_map(|i| tally.summary(i).map(|s| (i, s))).collect();
     let tests = cases.len().to_string();
@@ -37,7 +42,7 @@ fn write(w: &mut Writer<&mut Vec<u8>>, header: &Header, tally: &Tally) -> io::Re
         w.create_element("testsuite").with_attributes(attrs).with_attributes(suite).write_inner_content(
             |w| {
                 for (entry, summary) in &cases {
-                    case(w, header, tally, *entry, summary)?;
+                    case(w, header, replay, tally, *entry, summary)?;
                 }
                 Ok(())
             },
@@ -50,6 +55,7 @@ fn write(w: &mut Writer<&mut Vec<u8>>, header: &Header, tally: &Tally) -> io::Re
 fn case(
     w: &mut Writer<&mut Vec<u8>>,
     header: &Header,
+    replay: &ReplayCommand,
     tally: &Tally,
     entry: usize,
     s: &Summary,
@@ -76,7 +82,7 @@ fn case(
         for v in f.record.violations.iter().take(5) {
             text += &format!("  {v}\n");
         }
-        text += &format!("  replay: {}\n", replay_command(replay_as, f.record.seed, header.swarm));
+        text += &format!("  replay: {}\n", replay.line(replay_as, f.record.seed, header.swarm));
     }
     if tally.findings_not_kept() > 0 {
         text += &format!("... and {} more failing runs in this sweep, not kept\n", tally.findings_not_kept());

@@ -11,16 +11,16 @@ use std::io::{BufRead, BufReader, Lines};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::sweep::{ReplayCommand, RunRecord, SeedRange, Shard};
 use anyhow::anyhow;
 use clap::Args;
-use faultline_sim::sweep::{RunRecord, SeedRange, Shard};
 
-use crate::exit::Failure;
-use crate::report::{FORMAT, Header, Line, Outputs, Report};
+use super::exit::Failure;
+use super::report::{FORMAT, Header, Line, Outputs, Report};
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// `faultline run --json` outputs: every shard of a seed range, and/or contiguous ranges.
+    /// `run --json` outputs: every shard of a seed range, and/or contiguous ranges.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
     /// Print the merged JSON Lines instead of the table.
@@ -211,7 +211,7 @@ fn pieces(inputs: &[Input]) -> Result<Vec<Piece>, Failure> {
     Ok(out)
 }
 
-pub fn run(args: MergeArgs) -> Result<(), Failure> {
+pub fn run(args: MergeArgs, replay: ReplayCommand) -> Result<(), Failure> {
     let mut inputs = args.files.iter().map(|p| Input::open(p)).collect::<Result<Vec<_>, _>>()?;
     let pieces = pieces(&inputs)?;
     let (first, last) = (pieces[0].seeds, pieces[pieces.len() - 1].seeds);
@@ -224,7 +224,7 @@ pub fn run(args: MergeArgs) -> Result<(), Failure> {
         ..inputs[0].header.clone()
     };
     let scenarios: Vec<String> = header.scenarios.iter().map(|s| s.name.clone()).collect();
-    let mut report = Report::start(header, Outputs { json: args.json, junit: args.junit })?;
+    let mut report = Report::start(header, Outputs { json: args.json, junit: args.junit }, replay)?;
     // The whole sweep's job order: scenario by scenario, seeds ascending across the pieces;
     // within a piece, job `scenario × seeds + offset` is in shard `job % n`.
     for (entry, scenario) in scenarios.iter().enumerate() {

@@ -11,6 +11,10 @@ pub struct Row {
     pub verdict: String,
     pub calls: u64,
     pub failed_calls: u64,
+    /// Runs in which no fault acted.
+    pub vacuous: u64,
+    /// Non-OK status codes clients saw, as `CODE×n`.
+    pub codes: String,
     pub faults: String,
     pub sim_time: Duration,
     pub wall_time: Duration,
@@ -19,8 +23,20 @@ pub struct Row {
 /// Renders rows as an aligned plain-text table.
 pub fn render(rows: &[Row]) -> String {
     // Faults last: it is the one wide column, and a wrapped last column keeps the rest aligned.
-    let header = ["scenario", "seeds", "result", "calls", "failed", "sim time", "wall time", "faults fired"];
-    let cells: Vec<[String; 8]> = rows
+    let header = [
+        "scenario",
+        "seeds",
+        "result",
+        "calls",
+        "failed",
+        "vacuous",
+        "codes seen",
+        "sim time",
+        "wall time",
+        "faults fired",
+    ];
+    let dash = |s: &str| if s.is_empty() { "-".to_owned() } else { s.to_owned() };
+    let cells: Vec<[String; 10]> = rows
         .iter()
         .map(|r| {
             [
@@ -29,9 +45,11 @@ pub fn render(rows: &[Row]) -> String {
                 r.verdict.clone(),
                 r.calls.to_string(),
                 r.failed_calls.to_string(),
+                if r.vacuous == 0 { "-".to_owned() } else { format!("{}/{}", r.vacuous, r.seeds) },
+                dash(&r.codes),
                 format!("{:.1}s", r.sim_time.as_secs_f64()),
                 format!("{:.2}s", r.wall_time.as_secs_f64()),
-                if r.faults.is_empty() { "-".to_owned() } else { r.faults.clone() },
+                dash(&r.faults),
             ]
         })
         .collect();
@@ -47,7 +65,7 @@ pub fn render(rows: &[Row]) -> String {
         for (i, (c, w)) in row.iter().zip(widths).enumerate() {
             let pad = w - c.chars().count();
             // Numbers right-aligned, words left-aligned.
-            if matches!(i, 1 | 3 | 4 | 5 | 6) {
+            if matches!(i, 1 | 3 | 4 | 5 | 7 | 8) {
                 let _ = write!(text, "{}{c}  ", " ".repeat(pad));
             } else {
                 let _ = write!(text, "{c}{}  ", " ".repeat(pad));

@@ -10,14 +10,14 @@ use std::io::{BufWriter, Stdout, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::System;
+use crate::scenario::Expect;
+use crate::sweep::{Expected, ReplayCommand, RunRecord, SeedRange, Shard, Summary, Sweep, Tally};
 use anyhow::{Context, anyhow};
-use faultline_sim::System;
-use faultline_sim::scenario::Expect;
-use faultline_sim::sweep::{RunRecord, SeedRange, Shard, Summary, Sweep, Tally, replay_command};
 use serde::{Deserialize, Serialize};
 
-use crate::exit::Failure;
-use crate::{junit, table};
+use super::exit::Failure;
+use super::{junit, table};
 
 /// The version of the `--json` format; `merge` refuses any other.
 pub const FORMAT: u32 = 1;
@@ -46,6 +46,9 @@ pub struct ScenarioInfo {
     pub expect: Expect,
     /// A hash of every knob the scenario sets.
     pub fingerprint: String,
+    /// Vacuous on every seed is allowed (`--allow-vacuous`).
+    #[serde(default)]
+    pub allow_vacuous: bool,
 }
 
 /// The last line: how many runs, the verdict, the sweep's wall time.
@@ -80,6 +83,7 @@ impl Header {
                     replay_as: e.replay_as.clone(),
                     expect: e.scenario.expect,
                     fingerprint: e.fingerprint(),
+                    allow_vacuous: e.allow_vacuous,
                 })
                 .collect(),
             seeds: sweep.seeds,
@@ -91,7 +95,13 @@ impl Header {
 
     /// An empty tally of this sweep's scenarios.
     pub fn tally(&self) -> Tally {
-        Tally::new(self.scenarios.iter().map(|s| (s.name.clone(), s.expect)).collect(), self.swarm)
+        Tally::new(
+            self.scenarios
+                .iter()
+                .map(|s| Expected { name: s.name.clone(), expect: s.expect, allow_vacuous: s.allow_vacuous })
+                .collect(),
+            self.swarm,
+        )
     }
 
     /// The seeds as a test case names them: `seeds 0..=7`, with the shard if one.
@@ -115,6 +125,7 @@ pub struct Outputs {
 /// A report being written.
 pub struct Report {
     header: Header,
+    replay: ReplayCommand,
     tally: Tally,
     json: Option<BufWriter<Stdout>>,
     junit: Option<PathBuf>,
@@ -126,8 +137,9 @@ fn write_failed(e: std::io::Error) -> Failure {
 
 impl Report {
     /// Starts a report of `header` (the JSON header goes out at once).
-    pub fn start(header: Header, outputs: Outputs) -> Result<Self, Failure> {
+    pub fn start(header: Header, outputs: Outputs, replay: ReplayCommand) -> Result<Self, Failure> {
         let mut report = Self {
+            replay,
             tally: header.tally(),
             json: outputs.json.then(|| BufWriter::new(std::io::stdout())),
             header,
@@ -172,7 +184,7 @@ impl Report {
             print!("{}", self.human(&summaries, wall));
         }
         if let Some(path) = &self.junit {
-            std::fs::write(path, junit::render(&self.header, &self.tally))
+            std::fs::write(path, junit::render(&self.header, &self.tally, &self.replay))
                 .with_context(|| format!("cannot write the JUnit file {}", path.display()))
                 .map_err(Failure::environment)?;
         }
@@ -200,7 +212,7 @@ impl Report {
                 out += &format!("  ... and {} more\n", r.violations.len() - 5);
             }
             let replay_as = &self.header.scenarios[f.entry].replay_as;
-            out += &format!("  replay: {}\n", replay_command(replay_as, r.seed, self.header.swarm));
+            out += &format!("  replay: {}\n", self.replay.line(replay_as, r.seed, self.header.swarm));
         }
         if self.tally.findings_not_kept() > 0 {
             out += &format!(
@@ -230,6 +242,8 @@ fn row(s: &Summary) -> table::Row {
         verdict: s.verdict(),
         calls: s.calls,
         failed_calls: s.failed_calls,
+        vacuous: s.vacuous,
+        codes: s.codes.iter().map(|(code, n)| format!("{code}×{n}")).collect::<Vec<_>>().join(" "),
         faults,
         sim_time: Duration::from_micros(s.sim_time_us),
         wall_time: Duration::from_millis(s.wall_ms),
