@@ -15,7 +15,7 @@ use faultline_sim::cli::{Failure, MergeArgs, ReplayArgs, RunArgs, Runner, one_li
 use faultline_sim::tutorial::Tutorial;
 
 // The simulator allocates per message; mimalloc runs it about 1.27x faster than glibc's malloc
-// (measured by the sim bench, see README "Benchmarks").
+// (measured by the sim bench, see docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

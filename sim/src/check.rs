@@ -2,7 +2,7 @@
 //! where and when they acted — can explain; then the system's own oracle
 //! ([`System::check_call`], [`System::check_history`]).
 //!
-//! The rules, exactly (README "Properties" says the same):
+//! The rules, exactly (docs/properties.md says the same):
 //!
 //! - **status**: a call that failed (not cancelled by its own client) is explained only by a
 //!   fault window whose scope covers the call (client links and the server host cover every

@@ -79,6 +79,7 @@ pub struct Runner<S: System> {
     program: Option<String>,
     bug: Option<String>,
     search: Option<Search<S::Op>>,
+    allow_vacuous: Vec<String>,
 }
 
 impl<S: System> Runner<S> {
@@ -95,7 +96,7 @@ impl<S: System> Runner<S> {
             .map(PathBuf::from)
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "faultline".to_owned());
-        Self { system, name, catalogue, program: None, bug: None, search: None }
+        Self { system, name, catalogue, program: None, bug: None, search: None, allow_vacuous: Vec::new() }
     }
 
     /// Runs these scenarios by default instead of the system's catalogue.
@@ -120,6 +121,13 @@ impl<S: System> Runner<S> {
     /// The mutant `--with-bug` plants in every scenario (see [`System::validate`]).
     pub fn with_bug(mut self, mutant: &str) -> Self {
         self.bug = Some(mutant.to_owned());
+        self
+    }
+
+    /// Lets these scenarios pass though their faults never act on the system's traffic on any
+    /// seed (as `--allow-vacuous` does): a unary service never meets `rst-stream`.
+    pub fn allow_vacuous<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        self.allow_vacuous.extend(names.into_iter().map(str::to_owned));
         self
     }
 

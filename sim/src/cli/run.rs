@@ -168,6 +168,9 @@ pub(super) fn run<S: System>(runner: &Runner<S>, args: RunArgs) -> Result<(), Fa
     if entries.is_empty() {
         return Err(Failure::environment(anyhow!("the catalogue is empty: no scenario to run")));
     }
+    for entry in &mut entries {
+        entry.allow_vacuous |= runner.allow_vacuous.contains(&entry.scenario.name);
+    }
     for name in &args.allow_vacuous {
         match entries.iter_mut().find(|e| e.scenario.name == *name) {
             Some(entry) => entry.allow_vacuous = true,

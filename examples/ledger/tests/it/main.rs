@@ -9,6 +9,9 @@ use faultline_example_ledger::{BUG, Ledger, Op, ops};
 use faultline_sim::search::SearchConfig;
 use faultline_sim::{Harness, Scenario, catalogue};
 
+/// The ledger's calls are unary: `rst-stream` (after a stream's 2nd message) never acts on them.
+const UNARY_ONLY: [&str; 1] = ["rst-stream"];
+
 /// The catalogue but `soak` (10,000 calls: `ci/ledger.sh` runs it, in release).
 fn catalogue() -> Vec<Scenario<Op>> {
     catalogue::faults().into_iter().filter(|s| s.name != "soak").collect()
@@ -16,12 +19,12 @@ fn catalogue() -> Vec<Scenario<Op>> {
 
 #[test]
 fn the_ledger_survives_the_fault_catalogue() {
-    Harness::new(Ledger).scenarios(catalogue()).seeds(0..1).check();
+    Harness::new(Ledger).scenarios(catalogue()).seeds(0..1).allow_vacuous(UNARY_ONLY).check();
 }
 
 fn with_bug() -> Harness<Ledger> {
     let scenarios = catalogue().into_iter().map(|s| s.mutant(BUG));
-    Harness::new(Ledger).scenarios(scenarios).seeds(0..1)
+    Harness::new(Ledger).scenarios(scenarios).seeds(0..1).allow_vacuous(UNARY_ONLY)
 }
 
 #[test]
