@@ -168,3 +168,31 @@ fn swarm_variants_are_subsets_chosen_by_the_seed() {
     assert!(sizes.iter().any(|&n| n < all) && sizes.iter().any(|&n| n > 0), "{sizes:?}");
     assert_eq!(chaos.swarm(5), chaos.swarm(5));
 }
+
+/// The registry of fault kinds: every kind is in some scenario of the catalogue any system
+/// runs, and search generates every kind (a kind added to `Fault::KINDS` but not to
+/// `search::timed_fault` or the catalogue fails here).
+#[test]
+fn every_fault_kind_is_in_the_catalogue_and_generated_by_search() {
+    use std::collections::BTreeSet;
+
+    use faultline_sim::Fault;
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+    let kinds: BTreeSet<&str> = Fault::KINDS.into_iter().collect();
+    let in_catalogue: BTreeSet<&str> = faultline_sim::catalogue::faults::<()>()
+        .iter()
+        .flat_map(|s| s.faults.iter().map(|f| f.fault.name()))
+        .collect();
+    let missing: Vec<&&str> = kinds.difference(&in_catalogue).collect();
+    assert!(missing.is_empty(), "kinds in no catalogue scenario: {missing:?}");
+
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]);
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    let strategy = faultline_sim::search::timed_fault();
+    let generated: BTreeSet<&str> =
+        (0..5_000).map(|_| strategy.new_tree(&mut runner).unwrap().current().fault.name()).collect();
+    let missing: Vec<&&str> = kinds.difference(&generated).collect();
+    assert!(missing.is_empty(), "kinds search never generates: {missing:?}");
+}
