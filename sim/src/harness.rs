@@ -29,7 +29,7 @@ use crate::catalogue;
 use crate::runner::{RunReport, run};
 use crate::scenario::{Expect, Scenario};
 use crate::search::{self, Found, SearchConfig};
-use crate::sweep::{Entry, SeedRange, Sweep};
+use crate::sweep::{Entry, SeedRange, Summary, Sweep};
 use crate::system::System;
 
 /// A system, the scenarios it must survive and the seeds to run them under.
@@ -203,7 +203,11 @@ impl<S: System> Harness<S> {
                     Some(format!(
                         "is vacuous: its faults never acted on the system's traffic on any seed \
                          (codes seen: {}); if that is expected, `.allow_vacuous([\"{}\"])`",
-                        tally.summary(i).map_or_else(String::new, codes_seen),
+                        tally
+                            .summary(i)
+                            .map(Summary::codes_seen)
+                            .filter(|codes| !codes.is_empty())
+                            .unwrap_or_else(|| "none".to_owned()),
                         scenario.name
                     )),
                 ),
@@ -298,14 +302,6 @@ fn write_timeline<O>(scenario: &Scenario<O>, report: &RunReport) {
         Ok(()) => eprintln!("faultline: the timeline of `{}` is written to {path}", scenario.name),
         Err(e) => eprintln!("faultline: cannot write the timeline to {path}: {e}"),
     }
-}
-
-/// The non-OK codes of a summary, as `CODE×n`, or `none`.
-fn codes_seen(summary: &crate::sweep::Summary) -> String {
-    if summary.codes.is_empty() {
-        return "none".to_owned();
-    }
-    summary.codes.iter().map(|(code, n)| format!("{code}×{n}")).collect::<Vec<_>>().join(" ")
 }
 
 /// `cargo test` of the `#[test]` running now, with `env` before it: the test's name is the

@@ -335,7 +335,7 @@ fn advance(
     let at = now(sim);
     trace.set_now(at);
     network.apply_due(sim, at);
-    if stepping == Stepping::SkipIdle && Stepping::CAN_SKIP {
+    if stepping == Stepping::SkipIdle {
         let next = match (network.next_due_us(), cap) {
             (Some(due), Some(cap)) => Some(due.min(cap)),
             (due, cap) => due.or(cap),

@@ -502,6 +502,11 @@ impl Summary {
     pub fn all_vacuous(&self) -> bool {
         self.seeds > 0 && self.vacuous == self.seeds
     }
+
+    /// The non-OK codes clients saw, as `CODE×n` (empty when none).
+    pub fn codes_seen(&self) -> String {
+        self.codes.iter().map(|(code, n)| format!("{code}×{n}")).collect::<Vec<_>>().join(" ")
+    }
 }
 
 /// A run to show a person, with the entry it belongs to.

@@ -243,7 +243,7 @@ fn row(s: &Summary) -> table::Row {
         calls: s.calls,
         failed_calls: s.failed_calls,
         vacuous: s.vacuous,
-        codes: s.codes.iter().map(|(code, n)| format!("{code}×{n}")).collect::<Vec<_>>().join(" "),
+        codes: s.codes_seen(),
         faults,
         sim_time: Duration::from_micros(s.sim_time_us),
         wall_time: Duration::from_millis(s.wall_ms),
