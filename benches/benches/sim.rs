@@ -13,7 +13,7 @@ use faultline_benches::{duplex, server, simulated};
 use faultline_sim::System;
 use faultline_sim::system::{Caller, Plan};
 use faultline_sim::trace::Trace;
-use faultline_sim::tutorial::Tutorial;
+use faultline_tutorial::Tutorial;
 use faultline_wire::deadline::Deadline;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use faultline_server::{Server, ServerConfig, Services};
+use faultline_sim::System;
 use faultline_sim::system::{Caller, Plan};
 use faultline_sim::trace::Trace;
-use faultline_sim::tutorial::Tutorial;
-use faultline_sim::{Scenario, System};
+use faultline_tutorial::Scenario;
+use faultline_tutorial::Tutorial;
 use faultline_wire::deadline::Deadline;
 use hyper_util::rt::TokioIo;
 use rand::{Rng, SeedableRng};

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use faultline_sim::{Fault, Scenario};
+use faultline_sim::Fault;
+use faultline_tutorial::Scenario;
 
 /// Client hosts of a throughput scenario.
 pub const CLIENTS: u32 = 8;
@@ -43,7 +44,7 @@ pub fn through_clean_proxy(min_ms: u64, max_ms: u64, calls_per_client: u32) -> S
 /// Runs `scenario` under `seed`; returns the workload calls made. Panics
 /// when a property fails: a benchmark of a broken run measures nothing.
 pub fn run(scenario: &Scenario, seed: u64) -> u64 {
-    let report = faultline_sim::tutorial::run(scenario, seed);
+    let report = faultline_tutorial::run(scenario, seed);
     assert!(
         report.passed() && report.failed_calls == 0,
         "{} SEED={seed}: {} failed calls, violations {:?}",

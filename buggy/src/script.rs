@@ -4,9 +4,9 @@
 //! (`faultline-services`' rules), so a client that survives a case sees real answers.
 
 use bytes::Bytes;
-use faultline_sim::proxy::hpack::{Field, encode_literals};
 use faultline_wire::frame::{Frame, SAFE_FRAME_SIZE, flag, kind};
 use faultline_wire::grpc;
+use faultline_wire::hpack::{Field, encode_literals};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::case::Case;

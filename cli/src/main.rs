@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use faultline_sim::cli::{Failure, MergeArgs, ReplayArgs, RunArgs, Runner, one_line};
-use faultline_sim::tutorial::Tutorial;
+use faultline_tutorial::Tutorial;
 
 // The simulator allocates per message; mimalloc runs it about 1.27x faster than glibc's malloc
 // (measured by the sim bench, see docs/benchmarks.md).

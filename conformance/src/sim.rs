@@ -32,7 +32,7 @@ pub fn run(
     seed: u64,
     mutant: Option<Mutant>,
 ) -> Vec<Call> {
-    let mut smoke = faultline_sim::catalogue::find(SCENARIO).expect("the catalogue has a smoke scenario");
+    let mut smoke = faultline_tutorial::find(SCENARIO).expect("the catalogue has a smoke scenario");
     smoke.limit_ms = Duration::from_secs(3_600).as_millis() as u64;
     let world = World::new(&smoke, seed);
     let mut sim = world.sim();

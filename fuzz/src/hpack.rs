@@ -1,11 +1,11 @@
-//! HPACK header blocks (the proxy's decoder, `faultline_sim::proxy::hpack`, and its users in
+//! HPACK header blocks (the proxy's decoder, `faultline_wire::hpack`, and its users in
 //! `faultline_sim::proxy::headers`): blocks written by an independent encoder (`httlib-hpack`:
 //! Huffman, indexing, never-indexed fields, table size updates), and the properties of
 //! decoding them, whole or mutated, alone or split into HEADERS and CONTINUATION frames.
 
 use faultline_sim::proxy::headers::{HeaderMirror, RequestHeaders};
-use faultline_sim::proxy::hpack::{self, Decoder, Field};
 use faultline_wire::frame::{Frame, flag, kind};
+use faultline_wire::hpack::{self, Decoder, Field};
 use httlib_hpack::Encoder;
 use proptest::prelude::*;
 

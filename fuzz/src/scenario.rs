@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use faultline_sim::World;
 use faultline_sim::fault::Schedule;
-use faultline_sim::{Scenario, World};
+use faultline_tutorial::Scenario;
 use proptest::prelude::*;
 use proptest::sample::Index;
 
@@ -13,7 +14,7 @@ use crate::alloc;
 
 /// Every catalogue scenario as a file.
 pub fn catalogue_files() -> Vec<String> {
-    faultline_sim::catalogue::catalogue().iter().map(Scenario::to_toml).collect()
+    faultline_tutorial::catalogue().iter().map(Scenario::to_toml).collect()
 }
 
 /// A change to a scenario file's text.

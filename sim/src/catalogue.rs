@@ -2,31 +2,16 @@
 //! at least one of them; every fault has a window with clean time around it (calls before,
 //! between and after the windows must succeed exactly); `canary` must be caught.
 //!
-//! [`faults`] is the part any system can run (no scenario of it names a mutant or a scripted
-//! call); [`catalogue`] is the tutorial's: those and the canary.
+//! [`faults`] is what any system can run (no scenario of it names a mutant or a scripted call);
+//! the tutorial's catalogue (`faultline_tutorial::catalogue`) is those and its canary.
 
 use std::time::Duration;
 
-use faultline_services::Mutant;
-
 use crate::fault::Fault;
-use crate::scenario::{Expect, Scenario};
-use crate::tutorial::CallInput;
+use crate::scenario::Scenario;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// Every named scenario of the tutorial, in the order the table shows them.
-pub fn catalogue() -> Vec<Scenario<CallInput>> {
-    let mut all = faults();
-    all.push(
-        Scenario::new("canary")
-            .description("a service that truncates each route segment: the summary property must catch it")
-            .mutant(Mutant::SegmentTruncation)
-            .expect(Expect::Caught),
-    );
-    all
 }
 
 /// The scenarios any system can run: the fault catalogue, from `smoke` (no faults) to `chaos`
@@ -107,9 +92,4 @@ pub fn faults<O>() -> Vec<Scenario<O>> {
             .think(Duration::ZERO)
             .route_pause(Duration::ZERO, Duration::ZERO),
     ]
-}
-
-/// The scenario of that name, if the catalogue has it.
-pub fn find(name: &str) -> Option<Scenario> {
-    catalogue().into_iter().find(|s| s.name == name)
 }

@@ -2,7 +2,7 @@
 //! seed and the one command that replays it.
 //!
 //! ```no_run
-//! # use faultline_sim::{Harness, tutorial::Tutorial};
+//! # use {faultline_sim::Harness, faultline_tutorial::Tutorial};
 //! #[test]
 //! fn survives_the_fault_catalogue() {
 //!     Harness::new(Tutorial::default()).seeds(0..4).check();

@@ -4,8 +4,9 @@
 //!
 //! A run is a function of (system, scenario, seed): the same triple always produces the same
 //! event trace. Nothing here reads the wall clock, OS randomness or a `HashMap`'s iteration
-//! order. A [`System`] says what is under test; [`Harness`] runs it from a `#[test]`; the
-//! tutorial's services ([`tutorial::Tutorial`]) are the first system.
+//! order. A [`System`] says what is under test; [`Harness`] runs it from a `#[test]`;
+//! [`cli::Runner`] is its command line. The tutorial's services (crate `faultline-tutorial`)
+//! are the first system; the core knows nothing of them.
 
 pub mod catalogue;
 pub mod check;
@@ -23,7 +24,6 @@ pub mod sweep;
 pub mod system;
 pub mod timeline;
 pub mod trace;
-pub mod tutorial;
 pub mod world;
 
 // What a `System` implementation must match, at the versions this crate is built with: use

@@ -1,7 +1,7 @@
 //! Scenarios as data: a workload, a network, a fault schedule and what to expect.
 //!
 //! A scenario is built like turmoil's `Builder` (every knob named and
-//! defaulted) and reads the same way as a TOML file; `catalogue()` holds the
+//! defaulted) and reads the same way as a TOML file; `catalogue::faults()` holds the
 //! named scenarios that `faultline run` sweeps.
 
 use std::time::Duration;
@@ -11,7 +11,6 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::fault::{Fault, Injector, TimedFault};
-use crate::tutorial::CallInput;
 
 /// The ChaCha stream swarm choices come from, apart from the workload's streams.
 const SWARM_STREAM: u64 = 0x5741_524d;
@@ -38,10 +37,10 @@ pub enum Expect {
 }
 
 /// One scenario: network, workload, faults, expectation. `O` is the system's operation type
-/// (scripted calls); it defaults to the tutorial's.
+/// (scripted calls): the system's `Op`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default, bound(deserialize = "O: serde::de::DeserializeOwned"))]
-pub struct Scenario<O = CallInput> {
+pub struct Scenario<O> {
     /// Short kebab-case name (`smoke`, `partition`, ...).
     pub name: String,
     /// One line saying what the scenario exercises.

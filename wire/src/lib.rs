@@ -8,6 +8,8 @@
 //! - [`frame`]: HTTP/2 frames (RFC 9113 §4.1): the 9-byte header, building frames, cutting a
 //!   byte stream into them.
 //! - [`deadline`]: `grpc-timeout`, and a client layer that enforces it over a whole call.
+//! - [`hpack`]: HPACK (RFC 7541), enough to follow a peer's encoder: a full decoder and a
+//!   literal-only encoder (the proxy's header mirrors, the buggy server).
 //! - [`tap`]: a transport wrapper that records the HTTP/2 frames a peer sent.
 //! - [`code_name`]: a status code's canonical name (`DEADLINE_EXCEEDED`).
 //! - [`RawCodec`]: a tonic codec of undecoded message bytes, for calls with no generated types.
@@ -16,6 +18,7 @@ mod code;
 pub mod deadline;
 pub mod frame;
 pub mod grpc;
+pub mod hpack;
 mod raw_codec;
 pub mod tap;
 

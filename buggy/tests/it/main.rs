@@ -181,8 +181,8 @@ async fn hostile_peers_end_only_their_own_connection() {
 #[tokio::test]
 async fn the_wire_carries_exactly_the_scripted_frames() {
     use faultline_buggy::script::{self, Step};
-    use faultline_sim::proxy::hpack::{Field, encode_literals};
     use faultline_wire::frame::{Frame, FrameReader, PREFACE, Unit, flag, kind};
+    use faultline_wire::hpack::{Field, encode_literals};
     use prost::Message;
 
     with_server(|addr| async move {

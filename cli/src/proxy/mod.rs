@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use clap::Args;
-use faultline_sim::Scenario;
 use faultline_sim::fault::Injector;
 use faultline_sim::proxy::{Connection, Mode, Plan, Relay};
+use faultline_tutorial::Scenario;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use serde_json::json;

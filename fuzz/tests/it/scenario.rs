@@ -4,8 +4,8 @@ use faultline_fuzz::mutation::{Sample, mutated};
 use faultline_fuzz::scenario::{self, apply, edits};
 use std::time::Duration;
 
-use faultline_sim::tutorial::CallInput;
-use faultline_sim::{Fault, Scenario};
+use faultline_sim::Fault;
+use faultline_tutorial::Scenario;
 use proptest::prelude::*;
 
 use crate::config::cases;
@@ -36,7 +36,7 @@ proptest! {
 /// Every catalogue scenario reads back from its file, and can start.
 #[test]
 fn the_catalogue_round_trips() {
-    for (text, want) in scenario::catalogue_files().iter().zip(faultline_sim::catalogue::catalogue()) {
+    for (text, want) in scenario::catalogue_files().iter().zip(faultline_tutorial::catalogue()) {
         let got = Scenario::from_toml(text).unwrap_or_else(|e| panic!("{}: {e}", want.name));
         assert_eq!(got, want);
         scenario::check_load(text);
@@ -48,7 +48,7 @@ fn the_catalogue_round_trips() {
 #[test]
 fn times_that_would_overflow_are_refused() {
     let text = tutorial("t").to_toml().replace("think_ms = 150", "think_ms = 18446744073709551615");
-    assert!(Scenario::<CallInput>::from_toml(&text).is_err());
+    assert!(Scenario::from_toml(&text).is_err());
     let huge = faultline_sim::fault::MAX_MS + 1;
     let base = || Scenario { limit_ms: 4 * huge, ..tutorial("t") };
     let fault = |f| base().fault(Duration::from_millis(1), Duration::from_millis(1), f);

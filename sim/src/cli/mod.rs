@@ -3,7 +3,7 @@
 //! `merge`, with the flags and exit codes of `faultline run`.
 //!
 //! ```no_run
-//! # use faultline_sim::tutorial::Tutorial;
+//! # use faultline_tutorial::Tutorial;
 //! fn main() -> std::process::ExitCode {
 //!     faultline_sim::cli::Runner::new(Tutorial::default()).main()
 //! }

@@ -11,7 +11,7 @@
 
 use faultline_wire::frame::{Frame, SAFE_FRAME_SIZE, flag, kind};
 
-use super::hpack;
+use faultline_wire::hpack;
 
 /// The largest header block the proxy assembles.
 const MAX_HEADER_BLOCK: usize = 1 << 20;

@@ -113,7 +113,6 @@ use crate::world::World;
 
 mod conn;
 pub mod headers;
-pub mod hpack;
 mod lane;
 mod plan;
 mod report;

@@ -5,18 +5,18 @@ use std::time::Duration;
 use faultline_sim::World;
 use faultline_sim::check::{Property, check};
 use faultline_sim::fault::{Fault, NetParams};
-use faultline_sim::scenario::Scenario;
 use faultline_sim::system::{CallRecord, CallSummary};
 use faultline_sim::trace::{Event, EventKind, FaultEvent, Phase, Scope};
-use faultline_sim::tutorial::check::{CHAT, STREAM_ORDER, SUMMARY};
-use faultline_sim::tutorial::{CallInput, Reply, Tutorial};
+use faultline_tutorial::Scenario;
+use faultline_tutorial::check::{CHAT, STREAM_ORDER, SUMMARY};
+use faultline_tutorial::{CallInput, Reply, Tutorial};
 use tonic::Code;
 
 const S: u64 = 1_000_000;
 
 /// The catalogue's network: 1–5 ms links, 500 ms keepalive, 1 s connect timeout, 1 ms tick.
 fn net() -> NetParams {
-    World::new(&Scenario::<CallInput>::new("t"), 0).net
+    World::new(&Scenario::new("t"), 0).net
 }
 
 /// The grace `net()` gives: 1 s of keepalive, a 10 ms round trip, a 1 ms tick.

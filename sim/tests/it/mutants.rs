@@ -2,10 +2,10 @@
 //! the property that names its bug.
 
 use faultline_services::Mutant;
-use faultline_sim::catalogue::catalogue;
 use faultline_sim::check::Property;
-use faultline_sim::tutorial::check::{CHAT, STREAM_ORDER, SUMMARY};
-use faultline_sim::tutorial::run;
+use faultline_tutorial::catalogue;
+use faultline_tutorial::check::{CHAT, STREAM_ORDER, SUMMARY};
+use faultline_tutorial::run;
 
 /// The default seeds of `faultline run`.
 const DEFAULT_SEEDS: u64 = 8;
@@ -45,10 +45,10 @@ fn every_mutant_is_caught_within_the_default_seeds_by_its_property() {
 
 #[test]
 fn a_slot_leak_survives_short_runs_and_is_caught_by_the_soak() {
-    let mut smoke = faultline_sim::catalogue::find("smoke").unwrap();
+    let mut smoke = faultline_tutorial::find("smoke").unwrap();
     smoke.mutant = Some(Mutant::SlotLeak.to_string());
     assert!(run(&smoke, 0).passed(), "90 calls never exhaust 2,500 slots");
-    let mut soak = faultline_sim::catalogue::find("soak").unwrap();
+    let mut soak = faultline_tutorial::find("soak").unwrap();
     soak.mutant = Some(Mutant::SlotLeak.to_string());
     let report = run(&soak, 0);
     assert!(

@@ -1,7 +1,7 @@
 //! Failures property search once found, committed as scenario files named
 //! `<what>@<seed>.toml`, replayed on every test run.
 
-use faultline_sim::tutorial::{run, scenario_from_toml};
+use faultline_tutorial::{run, scenario_from_toml};
 
 #[test]
 fn every_committed_regression_passes() {

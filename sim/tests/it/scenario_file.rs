@@ -1,8 +1,8 @@
 //! Scenario files: the TOML form round-trips and bad files are rejected with a reason.
 
-use faultline_sim::catalogue::catalogue;
-use faultline_sim::scenario::Scenario;
-use faultline_sim::tutorial::{CallInput, scenario_from_toml};
+use faultline_tutorial::Scenario;
+use faultline_tutorial::catalogue;
+use faultline_tutorial::scenario_from_toml;
 
 #[test]
 fn every_catalogue_scenario_round_trips_through_toml() {
@@ -54,7 +54,7 @@ fn bad_files_are_rejected_with_a_reason() {
         ("[[proxy]]\nkind = \"goaway\"\nafter_frames = 1", "malformed"),
     ];
     for (text, reason) in cases {
-        let err = Scenario::<CallInput>::from_toml(text).expect_err(text).to_string();
+        let err = Scenario::from_toml(text).expect_err(text).to_string();
         assert!(err.contains(reason), "{text:?}: {err}");
     }
 }

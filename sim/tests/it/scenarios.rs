@@ -2,9 +2,9 @@
 //! fault actually fires, and runs are deterministic.
 
 use faultline_sim::RunReport;
-use faultline_sim::catalogue::catalogue;
 use faultline_sim::scenario::Expect;
-use faultline_sim::tutorial::run;
+use faultline_tutorial::catalogue;
+use faultline_tutorial::run;
 
 const SEEDS: [u64; 2] = [0, 1];
 
@@ -76,7 +76,7 @@ fn a_service_that_fails_every_call_fails_every_fault_scenario() {
 
 #[test]
 fn proxy_faults_name_the_call_they_reset() {
-    let scenario = faultline_sim::catalogue::find("rst-stream").unwrap();
+    let scenario = faultline_tutorial::find("rst-stream").unwrap();
     let events: Vec<_> = (0..4).flat_map(|seed| run(&scenario, seed).events).collect();
     let resets: Vec<_> = events
         .iter()
@@ -98,7 +98,7 @@ fn proxy_faults_name_the_call_they_reset() {
 
 #[test]
 fn smoke_has_no_failed_calls_and_covers_all_six_methods() {
-    let scenario = faultline_sim::catalogue::find("smoke").unwrap();
+    let scenario = faultline_tutorial::find("smoke").unwrap();
     let report = run(&scenario, 7);
     assert_eq!(report.failed_calls, 0, "{}", describe(&report));
     let methods: std::collections::BTreeSet<&str> =
@@ -109,7 +109,7 @@ fn smoke_has_no_failed_calls_and_covers_all_six_methods() {
 #[test]
 fn same_seed_same_trace_different_seed_different_trace() {
     for name in ["smoke", "chaos"] {
-        let scenario = faultline_sim::catalogue::find(name).unwrap();
+        let scenario = faultline_tutorial::find(name).unwrap();
         let a = run(&scenario, 42);
         let b = run(&scenario, 42);
         assert_eq!(
@@ -133,7 +133,7 @@ fn same_seed_same_trace_different_seed_different_trace() {
 fn skipping_idle_time_gives_the_run_that_stepping_every_tick_gives() {
     use faultline_sim::{Stepping, run_stepping};
     const { assert!(Stepping::CAN_SKIP, "the crate's tests are built with the `skip-idle` feature") };
-    let tutorial = faultline_sim::tutorial::Tutorial::shared();
+    let tutorial = faultline_tutorial::Tutorial::shared();
     for scenario in catalogue() {
         let skipped = run_stepping(&tutorial, &scenario, 0, Stepping::SkipIdle);
         let stepped = run_stepping(&tutorial, &scenario, 0, Stepping::EveryTick);
@@ -151,7 +151,7 @@ fn skipping_idle_time_gives_the_run_that_stepping_every_tick_gives() {
 
 #[test]
 fn a_trace_that_differs_on_replay_is_a_determinism_violation_naming_the_event() {
-    let smoke = faultline_sim::catalogue::find("smoke").unwrap();
+    let smoke = faultline_tutorial::find("smoke").unwrap();
     let (a, b) = (run(&smoke, 1), run(&smoke, 2));
     let v = faultline_sim::sweep::determinism(&a.events, &b.events).expect("two seeds, two traces");
     assert_eq!(v.property, faultline_sim::check::Property::Determinism);
@@ -161,7 +161,7 @@ fn a_trace_that_differs_on_replay_is_a_determinism_violation_naming_the_event() 
 
 #[test]
 fn swarm_variants_are_subsets_chosen_by_the_seed() {
-    let chaos = faultline_sim::catalogue::find("chaos").unwrap();
+    let chaos = faultline_tutorial::find("chaos").unwrap();
     let sizes: Vec<usize> = (0..16).map(|seed| chaos.swarm(seed).faults.len()).collect();
     let all = chaos.faults.len();
     assert!(sizes.iter().all(|&n| n <= all));

@@ -5,9 +5,9 @@
 //! `FAULTLINE_SEARCH_SEED` searches a different part of the space.
 
 use faultline_services::Mutant;
-use faultline_sim::scenario::Scenario;
 use faultline_sim::search::{Found, SearchConfig};
-use faultline_sim::tutorial::{CallInput, Tutorial, run};
+use faultline_tutorial::Scenario;
+use faultline_tutorial::{CallInput, Tutorial, run};
 use proptest::prelude::*;
 
 use crate::strategies::scenario;

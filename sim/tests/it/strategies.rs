@@ -3,8 +3,8 @@
 //! generates the same scenario.
 
 use faultline_services::Mutant;
-use faultline_sim::scenario::Scenario;
-use faultline_sim::tutorial::{CallInput, Model, Pt};
+use faultline_tutorial::Scenario;
+use faultline_tutorial::{CallInput, Model, Pt};
 use proptest::prelude::*;
 
 /// A point: a database location (hits), a point near the origin (misses,

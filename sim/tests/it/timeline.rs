@@ -8,7 +8,8 @@ use faultline_sim::runner::FaultTally;
 use faultline_sim::system::CallSummary;
 use faultline_sim::timeline::{COLOR_CANCELLED, COLOR_DEADLINE, COLOR_ERROR, COLOR_OK, render};
 use faultline_sim::trace::{Event, EventKind, FaultEvent, HostState, Phase, Scope, hash_events};
-use faultline_sim::{Expect, Fault, RunReport, Scenario};
+use faultline_sim::{Expect, Fault, RunReport};
+use faultline_tutorial::Scenario;
 use tonic::Code;
 
 fn event(at_us: u64, host: &str, kind: EventKind) -> Event {

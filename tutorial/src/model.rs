@@ -19,7 +19,7 @@ pub struct Model {
     features: Vec<(String, Pt)>,
 }
 
-const DB_JSON: &str = include_str!("../../../services/data/route_guide_db.json");
+const DB_JSON: &str = include_str!("../../services/data/route_guide_db.json");
 
 impl Model {
     /// The model over the tutorial's database file, parsed here independently.

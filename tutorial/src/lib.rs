@@ -1,6 +1,7 @@
-//! The tutorial's Greeter and RouteGuide as a [`System`]: the first user of the generic
-//! harness, through its public API only. Its server is `faultline serve`'s
-//! (`faultline_server::tutorial_routes`); its model is written again from `SEMANTICS.md`.
+//! `faultline-tutorial`: the tutorial's Greeter and RouteGuide as a [`System`], the first user
+//! of `faultline-sim`, through its public API only. Its server is `faultline serve`'s
+//! (`faultline_server::tutorial_routes`); its model is written again from `SEMANTICS.md`; its
+//! catalogue is the fault catalogue and a canary.
 
 pub mod check;
 pub mod model;
@@ -18,11 +19,11 @@ use tonic::service::Routes;
 
 pub use self::model::{Model, ModelFeature, ModelNote, Pt};
 pub use self::workload::{CallInput, InputGen, METHODS, Reply};
-use crate::check::Property;
-use crate::runner::RunReport;
-use crate::scenario::{Scenario, ScenarioError};
-use crate::server::SimClock;
-use crate::system::{Call, CallContext, CallRecord, ServerStart, System};
+use faultline_sim::check::Property;
+use faultline_sim::runner::RunReport;
+use faultline_sim::scenario::{Expect, ScenarioError};
+use faultline_sim::server::SimClock;
+use faultline_sim::system::{Call, CallContext, CallRecord, ServerStart, System};
 
 /// The tutorial's services, their workload and their model.
 #[derive(Debug, Clone)]
@@ -119,7 +120,7 @@ impl System for Tutorial {
     }
 
     fn catalogue(&self) -> Vec<Scenario> {
-        crate::catalogue::catalogue()
+        catalogue()
     }
 
     fn validate(&self, scenario: &Scenario) -> Result<(), String> {
@@ -129,7 +130,7 @@ impl System for Tutorial {
 
 /// Runs one tutorial scenario under one seed (what `faultline run` and `replay` run).
 pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
-    crate::runner::run(&Tutorial::shared(), scenario, seed)
+    faultline_sim::runner::run(&Tutorial::shared(), scenario, seed)
 }
 
 /// Parses a tutorial scenario file and checks it, mutant name included.
@@ -139,4 +140,25 @@ pub fn scenario_from_toml(text: &str) -> Result<Scenario, ScenarioError> {
         .validate(&scenario)
         .map_err(|reason| ScenarioError::Invalid { name: scenario.name.clone(), reason })?;
     Ok(scenario)
+}
+
+/// A scenario of the tutorial: its operations are [`CallInput`]s.
+pub type Scenario = faultline_sim::Scenario<CallInput>;
+
+/// Every named scenario of the tutorial, in the order the table shows them: the fault
+/// catalogue ([`faultline_sim::catalogue::faults`]) and the canary.
+pub fn catalogue() -> Vec<Scenario> {
+    let mut all = faultline_sim::catalogue::faults();
+    all.push(
+        Scenario::new("canary")
+            .description("a service that truncates each route segment: the summary property must catch it")
+            .mutant(Mutant::SegmentTruncation)
+            .expect(Expect::Caught),
+    );
+    all
+}
+
+/// The scenario of that name, if the catalogue has it.
+pub fn find(name: &str) -> Option<Scenario> {
+    catalogue().into_iter().find(|s| s.name == name)
 }

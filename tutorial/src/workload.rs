@@ -11,7 +11,7 @@ use serde::Serialize;
 use tonic::Status;
 
 use super::model::{Model, ModelFeature, ModelNote, Pt};
-use crate::system::Call;
+use faultline_sim::system::Call;
 
 /// The six methods, by name.
 pub const METHODS: [&str; 6] =

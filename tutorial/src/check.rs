@@ -8,9 +8,9 @@ use tonic::Code;
 
 use super::model::Model;
 use super::workload::{CallInput, Reply};
-use crate::check::Property;
-use crate::fault::NetParams;
-use crate::system::{CallContext, CallRecord, CallSummary};
+use faultline_sim::check::Property;
+use faultline_sim::fault::NetParams;
+use faultline_sim::system::{CallContext, CallRecord, CallSummary};
 
 /// Received messages are a prefix of the model's, no duplicate, no gap; a completed stream
 /// equals it.
