@@ -70,8 +70,8 @@ struct Conn {
     open: BTreeMap<u32, StreamEnds>,
     /// Streams `rst-stream` targets, with their server->client messages so far.
     counting: BTreeMap<u32, Scanner>,
-    /// Streams the proxy reset.
-    reset: BTreeSet<u32>,
+    /// Streams the proxy reset (the newest, up to a bound).
+    reset: ResetStreams,
     frames_from_server: u64,
     go_away: Option<GoAwaySent>,
     /// Only with `rst-stream`, the one fault that drops header blocks.
@@ -82,6 +82,36 @@ struct Conn {
     calls: BTreeMap<u32, u64>,
     methods: BTreeMap<u32, String>,
     closing: Option<Closing>,
+}
+
+/// How many reset streams a connection remembers: their late frames are dropped. Stream ids only
+/// grow, and a frame still in flight for a stream this many resets old is not a case a real
+/// peer produces; past it the oldest is forgotten, so a long-lived connection (`faultline proxy`
+/// runs for days) holds a bounded set.
+pub(super) const RESET_REMEMBERED: usize = 4096;
+
+/// The streams the proxy reset, the newest [`RESET_REMEMBERED`] of them.
+#[derive(Debug, Default)]
+pub(super) struct ResetStreams(BTreeSet<u32>);
+
+impl ResetStreams {
+    /// Remembers `stream`, forgetting the oldest past the bound.
+    pub(super) fn insert(&mut self, stream: u32) {
+        self.0.insert(stream);
+        while self.0.len() > RESET_REMEMBERED {
+            self.0.pop_first();
+        }
+    }
+
+    /// Whether the proxy reset `stream` (and still remembers it).
+    pub(super) fn contains(&self, stream: &u32) -> bool {
+        self.0.contains(stream)
+    }
+
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
 }
 
 /// Proxies one connection until both sides are closed.
@@ -125,7 +155,7 @@ where
         streams_opened: 0,
         open: BTreeMap::new(),
         counting: BTreeMap::new(),
-        reset: BTreeSet::new(),
+        reset: ResetStreams::default(),
         frames_from_server: 0,
         go_away: None,
         headers: mirror.then(HeaderMirror::default),

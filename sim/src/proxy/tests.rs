@@ -70,3 +70,17 @@ async fn a_client_that_does_not_read_stops_the_server_side_after_a_bounded_backl
     server.write_all(&stream[sent..]).await.unwrap();
     assert!(reader.await.unwrap().unwrap() == stream);
 }
+
+#[test]
+fn a_connection_remembers_a_bounded_number_of_reset_streams_the_newest() {
+    use super::conn::{RESET_REMEMBERED, ResetStreams};
+    let mut reset = ResetStreams::default();
+    let streams = (0..3 * RESET_REMEMBERED as u32).map(|i| 2 * i + 1);
+    for stream in streams.clone() {
+        reset.insert(stream);
+    }
+    assert_eq!(reset.len(), RESET_REMEMBERED);
+    let last = streams.clone().next_back().unwrap();
+    assert!(reset.contains(&last) && reset.contains(&(last - 2 * (RESET_REMEMBERED as u32 - 1))));
+    assert!(!reset.contains(&1) && !reset.contains(&(last - 2 * RESET_REMEMBERED as u32)));
+}
