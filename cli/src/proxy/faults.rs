@@ -42,9 +42,7 @@ pub struct Entry {
 /// Why a fault cannot join the list.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejected {
-    #[error(
-        "`{0}` is not a proxy fault (the proxy applies rst-stream, goaway, connection-reset, frame-reorder and frame-delay)"
-    )]
+    #[error("`{0}` is not a proxy fault (the proxy applies {kinds})", kinds = Fault::names_of(Injector::Proxy).join(", "))]
     NotProxy(&'static str),
     #[error("a `{0}` fault is already planned (id {1}); delete it first: one fault per kind")]
     Duplicate(&'static str, usize),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use clap::Args;
-use faultline_sim::fault::Injector;
+use faultline_sim::fault::{Fault, Injector};
 use faultline_sim::proxy::{Connection, Mode, Plan, Relay};
 use faultline_tutorial::Scenario;
 use rand_chacha::ChaCha8Rng;
@@ -95,8 +95,9 @@ fn faults_of(path: &Path) -> anyhow::Result<Vec<NewFault>> {
         scenario.faults.into_iter().partition(|f| f.fault.injector() == Injector::Proxy);
     if proxy.is_empty() {
         return Err(anyhow!(
-            "{} has no proxy faults (rst-stream, goaway, connection-reset, frame-reorder, frame-delay): nothing for the proxy to do",
-            path.display()
+            "{} has no proxy faults ({}): nothing for the proxy to do",
+            path.display(),
+            Fault::names_of(Injector::Proxy).join(", ")
         ));
     }
     if !other.is_empty() {

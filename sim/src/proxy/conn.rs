@@ -292,9 +292,9 @@ impl Conn {
     }
 
     /// Reports that the fault of `slot` acted, on one stream or on the whole connection.
-    fn acted<T>(&self, slot: &Slot<T>, fault: &'static str, stream: Option<u32>, touched: u64, what: String) {
+    fn acted<T>(&self, slot: &Slot<T>, stream: Option<u32>, touched: u64, what: String) {
         self.observer.acted(Acted {
-            fault,
+            fault: slot.name,
             index: slot.index,
             conn: self.id,
             stream,
@@ -557,7 +557,7 @@ impl Conn {
         self.inject(Dir::ClientToServer, Frame::rst_stream(stream, Reason::CANCEL.into()));
         if let Some(slot) = self.plan.rst_stream {
             let what = format!("stream {stream} after {messages} messages");
-            self.acted(&slot, "rst-stream", Some(stream), 1, what);
+            self.acted(&slot, Some(stream), 1, what);
         }
         self.stream_closed(stream);
     }
@@ -579,7 +579,7 @@ impl Conn {
             self.frames_from_server,
             watch.len()
         );
-        self.acted(&slot, "goaway", None, 1, what);
+        self.acted(&slot, None, 1, what);
         self.go_away = Some(GoAwaySent { watch, deadline: Instant::now() + GOAWAY_GRACE });
         self.check_drained();
     }
@@ -654,7 +654,7 @@ impl Conn {
                 dir.label(),
                 sent.len()
             );
-            self.acted(&slot, "frame-reorder", None, n as u64, what);
+            self.acted(&slot, None, n as u64, what);
         }
         for frame in released.frames {
             self.output(dir, frame);
@@ -680,7 +680,7 @@ impl Conn {
             }
             self.s2c.bytes_out = limit;
             let what = format!("after {limit} bytes server->client");
-            self.acted(&slot, "connection-reset", None, 1, what);
+            self.acted(&slot, None, 1, what);
             self.closing = Some(Closing::Reset);
             return;
         }
@@ -704,7 +704,7 @@ impl Conn {
             at = Some(release);
             if let Some(delay) = first {
                 let what = format!("{} frames delayed up to {max} ms (first by {delay} ms)", dir.label());
-                self.acted(&slot, "frame-delay", None, 1, what);
+                self.acted(&slot, None, 1, what);
             }
         }
         self.lane(dir).queue(at, bytes);

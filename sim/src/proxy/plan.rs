@@ -11,6 +11,8 @@ pub(super) struct Slot<T> {
     pub(super) value: T,
     /// Its index in the scenario's faults (named in every event it causes).
     pub(super) index: usize,
+    /// Its kind's name ([`Fault::name`]), as its events report it.
+    pub(super) name: &'static str,
     start_us: u64,
     heal_us: u64,
 }
@@ -19,7 +21,7 @@ impl<T: Copy> Slot<T> {
     fn new(value: T, index: usize, timed: &TimedFault, from_us: u64) -> Self {
         let start_us = from_us.saturating_add(timed.at_ms.saturating_mul(1000));
         let heal_us = start_us.saturating_add(timed.for_ms.saturating_mul(1000));
-        Self { value, index, start_us, heal_us }
+        Self { value, index, name: timed.fault.name(), start_us, heal_us }
     }
 
     /// The slot, if its window is open at `now_us`.

@@ -180,7 +180,7 @@ fn every_fault_kind_is_in_the_catalogue_and_generated_by_search() {
     use proptest::strategy::{Strategy, ValueTree};
     use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
-    let kinds: BTreeSet<&str> = Fault::KINDS.into_iter().collect();
+    let kinds: BTreeSet<&str> = Fault::KINDS.iter().map(|k| k.name).collect();
     let in_catalogue: BTreeSet<&str> = faultline_sim::catalogue::faults::<()>()
         .iter()
         .flat_map(|s| s.faults.iter().map(|f| f.fault.name()))
