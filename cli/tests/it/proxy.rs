@@ -200,8 +200,14 @@ async fn connection_reset_is_a_tcp_reset_after_the_given_bytes() {
             Err(e) => break e,
         }
     };
+    // The reset reaches the client's h2 task as ECONNRESET on its next read, or as EPIPE when
+    // its next move is a write (a WINDOW_UPDATE for the data it just read): 1 run in 12 here.
+    // A close with FIN would read as an end of stream (UnexpectedEof), not as either.
     let io = error.get_io().map(std::io::Error::kind);
-    assert_eq!(io, Some(std::io::ErrorKind::ConnectionReset), "{error}");
+    assert!(
+        matches!(io, Some(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe)),
+        "{error} ({io:?})"
+    );
     let fault = proxy.next("fault");
     assert_eq!(
         (fault["fault"].as_str(), fault["did"].as_str()),
