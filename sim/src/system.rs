@@ -2,7 +2,7 @@
 //! client performs an operation, and the oracle that judges what came back. Everything else —
 //! the network, the faults, the generic properties, shrinking, replay — is the harness's.
 //!
-//! The tutorial services are one `System` (`crate::tutorial::Tutorial`); the ledger example
+//! The tutorial services are one `System` (`faultline_tutorial::Tutorial`); the ledger example
 //! (`examples/ledger`) is another.
 
 use std::any::Any;
