@@ -1,9 +1,9 @@
 //! HPACK header blocks (the proxy's decoder, `faultline_wire::hpack`, and its users in
-//! `faultline_sim::proxy::headers`): blocks written by an independent encoder (`httlib-hpack`:
+//! `faultline_proxy::headers`): blocks written by an independent encoder (`httlib-hpack`:
 //! Huffman, indexing, never-indexed fields, table size updates), and the properties of
 //! decoding them, whole or mutated, alone or split into HEADERS and CONTINUATION frames.
 
-use faultline_sim::proxy::headers::{HeaderMirror, RequestHeaders};
+use faultline_proxy::headers::{HeaderMirror, RequestHeaders};
 use faultline_wire::frame::{Frame, flag, kind};
 use faultline_wire::hpack::{self, Decoder, Field};
 use httlib_hpack::Encoder;

@@ -20,75 +20,16 @@
 //! - **recovery**, **panic**, **determinism** are judged by the runner and the sweep.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
-use serde::Serialize;
 use tonic::Code;
+
+pub use faultline_model::report::{Property, Violation};
 
 use crate::fault::{Fault, Injector, NetParams};
 use crate::scenario::Scenario;
 use crate::system::{CallContext, CallRecord, CallSummary, System};
 use crate::trace::{Event, EventKind, Phase, Scope};
-
-/// The properties, by name: the generic ones, and those of a system's oracle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Property {
-    /// A failed call is explained by a fault that acted on its path, when it could, with that code.
-    Status,
-    /// Deadlines are enforced by the stack: no call outlives its deadline; every call ends.
-    Deadline,
-    /// After the last fault heals, every client gets one call of every method through.
-    Recovery,
-    /// No server handler keeps running after its call ended.
-    HandlerLeak,
-    /// Same seed, same trace.
-    Determinism,
-    /// Nothing inside the run panics.
-    Panic,
-    /// A property of the system's own oracle (its model or an invariant), by name.
-    Oracle(&'static str),
-}
-
-impl Serialize for Property {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl fmt::Display for Property {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Property::Oracle(name) => name,
-            Property::Status => "status",
-            Property::Deadline => "deadline",
-            Property::Recovery => "recovery",
-            Property::HandlerLeak => "handler-leak",
-            Property::Determinism => "determinism",
-            Property::Panic => "panic",
-        })
-    }
-}
-
-/// One property that did not hold.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Violation {
-    /// Which property.
-    pub property: Property,
-    /// The call it concerns, if one.
-    pub call: Option<u64>,
-    /// What was expected and what happened.
-    pub detail: String,
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.call {
-            Some(call) => write!(f, "[{}] call #{call}: {}", self.property, self.detail),
-            None => write!(f, "[{}] {}", self.property, self.detail),
-        }
-    }
-}
 
 /// A stretch of time during which a fault may have touched calls in its scope.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,20 +11,19 @@
 pub mod catalogue;
 pub mod check;
 pub mod cli;
-pub mod fault;
 pub mod harness;
-pub mod net;
 pub mod network;
-pub mod proxy;
 pub mod runner;
-pub mod scenario;
 pub mod search;
 pub mod server;
 pub mod sweep;
 pub mod system;
-pub mod timeline;
-pub mod trace;
-pub mod world;
+
+// The vocabulary (crate `faultline-model`), the frame proxy and the timeline are crates of
+// their own; here they keep the paths users know.
+pub use faultline_model::{fault, net, report, scenario, trace, world};
+pub use faultline_proxy as proxy;
+pub use faultline_timeline as timeline;
 
 // What a `System` implementation must match, at the versions this crate is built with: use
 // these rather than adding them yourself (`faultline_sim::rand_chacha::ChaCha8Rng`, ...).

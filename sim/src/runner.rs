@@ -10,99 +10,20 @@ use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::time::Duration;
 
 use rand::Rng;
-use serde::Serialize;
 use tonic::Code;
+
+pub use faultline_model::report::{FaultTally, RunReport};
 
 use crate::check::{self, Property, Violation};
 use crate::fault::{Injector, Schedule};
 use crate::net::{self, GRPC_PORT, Traffic};
 use crate::network::NetworkInjector;
 use crate::proxy::Proxy;
-use crate::scenario::{Expect, Scenario};
+use crate::scenario::Scenario;
 use crate::server::{self, ServerHost};
 use crate::system::{CallSummary, Caller, History, Plan, System};
-use crate::trace::{Event, EventKind, Phase, Trace, hash_events};
+use crate::trace::{EventKind, Phase, Trace, hash_events};
 use crate::world::World;
-
-/// What a fault did in a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct FaultTally {
-    /// Times it acted on traffic.
-    pub acted: u32,
-    /// How much traffic it touched, in the fault's own unit (messages held, frames that
-    /// overtook others, streams reset, writes on a cut link, ...).
-    pub touched: u64,
-}
-
-/// The outcome of one (scenario, seed) run.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    /// Scenario name.
-    pub scenario: String,
-    /// The seed that reproduces this run.
-    pub seed: u64,
-    /// What the scenario expects of its runs.
-    pub expect: Expect,
-    /// Workload calls made (probes not counted).
-    pub calls: usize,
-    /// Workload calls that ended non-OK.
-    pub failed_calls: usize,
-    /// Every fault the scenario schedules, by name, with what it did; a fault that never met
-    /// any traffic on this seed shows zero.
-    pub faults: BTreeMap<String, FaultTally>,
-    /// Workload calls by the status code clients saw, non-OK codes only (`UNAVAILABLE`, ...).
-    pub codes: BTreeMap<String, u64>,
-    /// Simulated time the run took, microseconds.
-    pub sim_time_us: u64,
-    /// Properties that did not hold.
-    pub violations: Vec<Violation>,
-    /// Stable hash of the full event trace.
-    pub trace_hash: u64,
-    /// The full event trace.
-    #[serde(skip)]
-    pub events: Vec<Event>,
-    /// Every call, without its payload.
-    #[serde(skip)]
-    pub records: Vec<CallSummary>,
-}
-
-impl RunReport {
-    /// Every property held.
-    pub fn passed(&self) -> bool {
-        self.violations.is_empty()
-    }
-
-    /// The run came out as its scenario expects: passed, or (a canary) caught.
-    pub fn as_expected(&self) -> bool {
-        match self.expect {
-            Expect::Pass => self.passed(),
-            Expect::Caught => !self.passed(),
-        }
-    }
-
-    /// A `determinism` violation: the same seed gave another trace.
-    pub fn nondeterministic(&self) -> bool {
-        self.violations.iter().any(|v| v.property == Property::Determinism)
-    }
-
-    /// The report without its trace and records (what a sweep keeps of a run).
-    pub fn without_trace(mut self) -> Self {
-        self.events = Vec::new();
-        self.records = Vec::new();
-        self
-    }
-
-    /// The scenario schedules faults, and none of them acted on the system's traffic: the run
-    /// passed without being tested against them.
-    pub fn vacuous(&self) -> bool {
-        !self.faults.is_empty() && self.faults.values().all(|t| t.acted == 0)
-    }
-
-    /// The faults that touched traffic, as `name×times`.
-    pub fn fired(&self) -> impl Iterator<Item = (&str, &FaultTally)> {
-        self.faults.iter().filter(|(_, t)| t.acted > 0).map(|(n, t)| (n.as_str(), t))
-    }
-}
 
 /// What every client host shares.
 struct ClientShared<S: System> {

@@ -18,8 +18,7 @@ use crate::system::{ServerStart, System};
 use crate::trace::{EventKind, FaultEvent, HostState, Phase, Scope, Trace, sim_now_us};
 use crate::world::World;
 
-/// The request metadata naming a call: how the server hook and the proxy tell calls apart.
-pub const CALL_ID: &str = "faultline-call";
+pub use crate::net::CALL_ID;
 
 /// The server host's name.
 pub const HOST: &str = "server";

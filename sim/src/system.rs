@@ -17,12 +17,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::metadata::MetadataValue;
 use tonic::service::Routes;
-use tonic::{Code, Request, Status};
+use tonic::{Request, Status};
 
 use crate::check::{Property, Violation};
 use crate::fault::NetParams;
 use crate::net::SimChannel;
 use crate::scenario::Scenario;
+pub use faultline_model::report::CallSummary;
+
 use crate::server::CALL_ID;
 use crate::trace::{EventKind, Trace, sim_now_us};
 
@@ -221,39 +223,6 @@ pub struct Plan<O> {
     /// Pauses inside the operation ([`System::pauses`]).
     pub pauses: Vec<Duration>,
     /// A post-heal recovery probe rather than workload.
-    pub probe: bool,
-}
-
-/// Everything observed about one call from its client's side, without its payload: what the
-/// generic properties, the timeline and the reports read.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CallSummary {
-    /// Unique within a run, stable across runs of the same seed.
-    pub id: u64,
-    /// The client host that made it.
-    pub client: String,
-    /// The operation's name ([`System::name`]).
-    pub method: String,
-    /// How many request messages the client handed to the transport.
-    pub sent: u32,
-    /// How many messages it received.
-    pub received: usize,
-    /// Final status code (`Ok` for success).
-    #[serde(serialize_with = "crate::trace::code_name")]
-    pub code: Code,
-    /// Final status message.
-    pub message: String,
-    /// Simulated start, microseconds.
-    pub start_us: u64,
-    /// Simulated end, microseconds.
-    pub end_us: u64,
-    /// The call's deadline, microseconds after start.
-    pub deadline_us: u64,
-    /// When the client ended its request stream, if it said so ([`Call::half_closed`]).
-    pub half_close_us: Option<u64>,
-    /// The client itself cancelled the call.
-    pub cancelled_by_client: bool,
-    /// A post-heal liveness probe rather than workload.
     pub probe: bool,
 }
 

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use faultline_proxy::{Clock, Plan};
 use faultline_sim::fault::{Fault, Injector, TimedFault};
-use faultline_sim::proxy::{Clock, Plan};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -124,7 +124,7 @@ impl Faults {
 
 #[cfg(test)]
 mod tests {
-    use faultline_sim::proxy::{Mode, Relay};
+    use faultline_proxy::{Mode, Relay};
 
     use super::*;
 

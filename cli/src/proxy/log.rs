@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use faultline_sim::proxy::{Acted, Observer};
+use faultline_proxy::{Acted, Observer};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;

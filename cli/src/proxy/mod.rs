@@ -1,4 +1,4 @@
-//! `faultline proxy`: the simulator's gRPC-aware fault proxy (`faultline_sim::proxy`, the same
+//! `faultline proxy`: the simulator's gRPC-aware fault proxy (`faultline_proxy`, the same
 //! code) between real clients and a real server over TCP.
 
 mod control;
@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use clap::Args;
+use faultline_proxy::{Connection, Mode, Plan, Relay};
 use faultline_sim::fault::{Fault, Injector};
-use faultline_sim::proxy::{Connection, Mode, Plan, Relay};
 use faultline_tutorial::Scenario;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::fault::{Fault, TimedFault};
+use faultline_model::fault::{Fault, TimedFault};
 
 /// One fault of the plan: its parameters, which scheduled fault it is, and its window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

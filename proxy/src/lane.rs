@@ -16,7 +16,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use super::transport::WriteHalf;
-use crate::net::LinkMeter;
+use faultline_model::net::LinkMeter;
 
 /// SETTINGS_MAX_FRAME_SIZE until a peer says otherwise (RFC 9113, 6.5.2).
 pub(super) const DEFAULT_MAX_FRAME: usize = 16_384;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::AsyncWrite;
 use tokio::time::Instant;
 
-use crate::trace::sim_now_us;
+use faultline_model::trace::sim_now_us;
 
 /// The write half of a proxied socket.
 pub trait WriteHalf: AsyncWrite + Send + Unpin + Sized + 'static {

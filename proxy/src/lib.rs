@@ -12,7 +12,7 @@
 //! * `plan`: the faults of a proxy, one slot per kind, each with its window;
 //! * `conn`: one connection's state machine (streams, resets, GOAWAY, closing);
 //! * `lane`: one direction's output (reorder buffer, delay, writer task, backlog);
-//! * `headers` and `hpack`: following the server's header blocks (below); public because
+//! * `headers`: following the server's header blocks (with `faultline_wire::hpack`); public because
 //!   they read a peer's bytes, which `faultline-fuzz` feeds them;
 //! * `transport`: what differs between turmoil and real TCP (resets, the clock);
 //! * `report`: what connections report, and the simulator's trace of it.
@@ -106,10 +106,10 @@ use tokio::io::AsyncRead;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::fault::TimedFault;
-use crate::net::{self, LinkMeter, Traffic};
-use crate::trace::{EventKind, Trace};
-use crate::world::World;
+use faultline_model::fault::TimedFault;
+use faultline_model::net::{self, LinkMeter, Traffic};
+use faultline_model::trace::{EventKind, Trace};
+use faultline_model::world::World;
 
 mod conn;
 pub mod headers;

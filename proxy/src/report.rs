@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::HOST;
-use crate::trace::{EventKind, FaultEvent, Phase, Scope, Trace};
+use faultline_model::trace::{EventKind, FaultEvent, Phase, Scope, Trace};
 
 /// One fault acting on a connection's traffic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -13,8 +13,8 @@ use super::layout::{
     self, Bar, COLOR_CONNECT, COLOR_ERROR, COLOR_HANDLER, COLOR_HOST, COLOR_OK, COLOR_PANIC, COLOR_PROTOCOL,
     FAULT_PALETTE, Layout, Marker, MarkerKind, Status,
 };
-use crate::runner::RunReport;
-use crate::scenario::{Expect, Scenario};
+use faultline_model::report::RunReport;
+use faultline_model::scenario::{Expect, Scenario};
 
 /// Renders one run as a standalone HTML page with an inline SVG timeline.
 pub fn render<O>(scenario: &Scenario<O>, report: &RunReport) -> String {

@@ -163,7 +163,7 @@ impl RequestHeaders {
             let field = decoded.fields.iter().find(|f| f.name == name)?;
             String::from_utf8(field.value.clone()).ok()
         };
-        let call = value(crate::server::CALL_ID.as_bytes()).and_then(|call| call.parse().ok());
+        let call = value(faultline_model::net::CALL_ID.as_bytes()).and_then(|call| call.parse().ok());
         Ok(Some(Request { stream, call, method: value(b":path") }))
     }
 }

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tonic::Code;
 
-use crate::fault::Injector;
-use crate::runner::RunReport;
-use crate::scenario::Scenario;
-use crate::trace::{EventKind, HostState, Phase};
-use crate::world::World;
+use faultline_model::fault::Injector;
+use faultline_model::report::RunReport;
+use faultline_model::scenario::Scenario;
+use faultline_model::trace::{EventKind, HostState, Phase};
+use faultline_model::world::World;
 
 /// Left margin of the plot, for lane labels (px).
 const LEFT: f64 = 130.0;
@@ -955,13 +955,13 @@ impl TimeMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::Event;
+    use faultline_model::trace::Event;
 
     fn report(events: Vec<Event>, sim_time_us: u64) -> RunReport {
         RunReport {
             scenario: "t".to_owned(),
             seed: 1,
-            expect: crate::Expect::Pass,
+            expect: faultline_model::Expect::Pass,
             calls: 0,
             failed_calls: 0,
             faults: BTreeMap::new(),

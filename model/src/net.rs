@@ -17,6 +17,9 @@ use turmoil::net::{TcpListener, TcpStream};
 use crate::fault::NetParams;
 use crate::trace::{EventKind, Trace};
 
+/// The request metadata naming a call: how the server hook and the proxy tell calls apart.
+pub const CALL_ID: &str = "faultline-call";
+
 /// The port every simulated gRPC server listens on (the tutorial's).
 pub const GRPC_PORT: u16 = 50051;
 
