@@ -154,6 +154,8 @@ impl Fault {
                     DELAY.to_vec()
                 }
             }
+            // A link that loses nothing breaks nothing.
+            Fault::Loss { rate } if rate <= 0.0 => Vec::new(),
             Fault::Partition { .. }
             | Fault::CrashBounce
             | Fault::Loss { .. }

@@ -4,13 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use faultline_wire::deadline::Deadline;
 use futures::Stream;
 use hyper_util::rt::TokioIo;
-use tokio_util::io::InspectWriter;
+use tokio_util::io::{InspectReader, InspectWriter};
 use tonic::transport::{Channel, Endpoint};
 use turmoil::net::{TcpListener, TcpStream};
 
@@ -36,6 +37,55 @@ pub type Snapshot = BTreeMap<(String, String), Flow>;
 #[derive(Debug, Clone, Default)]
 pub struct Traffic {
     links: Arc<Mutex<Links>>,
+    /// Every metered connection's two directions, by (writer's address, reader's address).
+    streams: Arc<Mutex<Streams>>,
+}
+
+/// Connections' directions by (writer's address, reader's address).
+type Streams = BTreeMap<(SocketAddr, SocketAddr), Arc<Direction>>;
+
+/// One direction of one TCP connection: what its writer wrote, when, and what its reader read.
+/// Bytes written and never read were lost (turmoil's TCP never retransmits, and a partition
+/// drops what is in flight too), or never read by a peer that closed first.
+#[derive(Debug)]
+struct Direction {
+    from: String,
+    to: String,
+    link: Arc<Counters>,
+    written: AtomicU64,
+    read: AtomicU64,
+    /// (when, bytes written after it) of every write.
+    writes: Mutex<Vec<(u64, u64)>>,
+    /// Both ends are metered: a writer and a reader asked for this direction (the proxy does
+    /// not meter its upstream connections).
+    ends: AtomicU64,
+}
+
+impl Direction {
+    fn wrote(&self, bytes: usize) {
+        let after = self.written.fetch_add(bytes as u64, Ordering::SeqCst) + bytes as u64;
+        let mut writes = self.writes.lock().expect("traffic lock is never poisoned");
+        writes.push((crate::trace::sim_now_us(), after));
+    }
+
+    fn read(&self, bytes: usize) {
+        self.read.fetch_add(bytes as u64, Ordering::SeqCst);
+    }
+}
+
+/// Bytes of one direction of a connection that were written and never read: if a link fault
+/// was on when the first of them was written, it broke that connection (its stream has a hole
+/// that never fills).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loss {
+    /// The writer's host.
+    pub from: String,
+    /// The reader's host.
+    pub to: String,
+    /// When the first byte that never arrived was written, simulated microseconds.
+    pub at_us: u64,
+    /// Bytes written and never read.
+    pub bytes: u64,
 }
 
 /// Every link's counters, by (from host, to host).
@@ -68,7 +118,61 @@ impl Traffic {
     /// The counters of the link from `from` to `to`, for a writer that counts without the
     /// connection being metered (the proxy's writer tasks).
     pub fn meter(&self, from: &str, to: &str) -> LinkMeter {
-        LinkMeter(self.link(from, to))
+        LinkMeter(self.link(from, to), None)
+    }
+
+    /// The meter of one connection's direction from `from` (host, address) to `to`: the link's
+    /// counters, and the connection's own, which [`Traffic::losses`] reads.
+    pub fn stream_meter(&self, from: (&str, SocketAddr), to: (&str, SocketAddr)) -> LinkMeter {
+        let direction = self.direction(from, to);
+        direction.ends.fetch_or(1, Ordering::SeqCst);
+        LinkMeter(direction.link.clone(), Some(direction))
+    }
+
+    /// Counts what the reader `to` of the direction from `from` reads.
+    pub fn read_meter(&self, from: (&str, SocketAddr), to: (&str, SocketAddr)) -> ReadMeter {
+        let direction = self.direction(from, to);
+        direction.ends.fetch_or(2, Ordering::SeqCst);
+        ReadMeter(direction)
+    }
+
+    fn direction(&self, from: (&str, SocketAddr), to: (&str, SocketAddr)) -> Arc<Direction> {
+        let link = self.link(from.0, to.0);
+        let mut streams = self.streams.lock().expect("traffic lock is never poisoned");
+        streams
+            .entry((from.1, to.1))
+            .or_insert_with(|| {
+                Arc::new(Direction {
+                    from: from.0.to_owned(),
+                    to: to.0.to_owned(),
+                    link,
+                    written: AtomicU64::new(0),
+                    read: AtomicU64::new(0),
+                    writes: Mutex::new(Vec::new()),
+                    ends: AtomicU64::new(0),
+                })
+            })
+            .clone()
+    }
+
+    /// Every direction of a connection that ended with bytes written and never read, by when
+    /// the first of them was written. Read at the end of a run (bytes still in flight then
+    /// count too; whoever reads this decides which losses a fault explains).
+    pub fn losses(&self) -> Vec<Loss> {
+        let streams = self.streams.lock().expect("traffic lock is never poisoned");
+        let mut out: Vec<Loss> = streams
+            .values()
+            .filter(|d| d.ends.load(Ordering::SeqCst) == 3)
+            .filter_map(|d| {
+                let (written, read) = (d.written.load(Ordering::SeqCst), d.read.load(Ordering::SeqCst));
+                let writes = d.writes.lock().expect("traffic lock is never poisoned");
+                let first = writes.partition_point(|(_, after)| *after <= read);
+                let &(at_us, _) = writes.get(first)?;
+                Some(Loss { from: d.from.clone(), to: d.to.clone(), at_us, bytes: written - read })
+            })
+            .collect();
+        out.sort_by(|a, b| (a.at_us, &a.from, &a.to).cmp(&(b.at_us, &b.from, &b.to)));
+        out
     }
 
     /// Connections open now with one end on `host`, as its own or its peers' metered ends count
@@ -96,6 +200,17 @@ impl Traffic {
             .collect()
     }
 
+    /// What crossed the link between `a` and `b` (either way) between two snapshots.
+    pub fn on_link(before: &Snapshot, after: &Snapshot, a: &str, b: &str) -> Flow {
+        let mut total = Flow::default();
+        for (link, flow) in after.iter().filter(|((x, y), _)| (x == a && y == b) || (x == b && y == a)) {
+            let was = before.get(link).copied().unwrap_or_default();
+            total.writes += flow.writes - was.writes;
+            total.bytes += flow.bytes - was.bytes;
+        }
+        total
+    }
+
     /// What crossed links touching `host` (either way) between two snapshots.
     pub fn between(before: &Snapshot, after: &Snapshot, host: &str) -> Flow {
         let mut total = Flow::default();
@@ -108,14 +223,28 @@ impl Traffic {
     }
 }
 
-/// A handle on one link's counters.
+/// A handle on one link's counters, and on one connection's direction if it is metered.
 #[derive(Debug, Clone)]
-pub struct LinkMeter(Arc<Counters>);
+pub struct LinkMeter(Arc<Counters>, Option<Arc<Direction>>);
 
 impl LinkMeter {
     /// Counts a write of `bytes`.
     pub fn wrote(&self, bytes: usize) {
         self.0.wrote(bytes);
+        if let Some(direction) = &self.1 {
+            direction.wrote(bytes);
+        }
+    }
+}
+
+/// Counts what one connection's reader reads.
+#[derive(Debug, Clone)]
+pub struct ReadMeter(Arc<Direction>);
+
+impl ReadMeter {
+    /// Counts a read of `bytes`.
+    pub fn read(&self, bytes: usize) {
+        self.0.read(bytes);
     }
 }
 
@@ -126,14 +255,33 @@ impl Counters {
     }
 }
 
-/// A turmoil TCP stream whose writes are counted in a [`Traffic`] meter, and which counts as
-/// open there while it lives.
-pub type Metered = InspectWriter<TcpStream, Box<dyn FnMut(&[u8]) + Send>>;
+/// A turmoil TCP stream whose writes and reads are counted in a [`Traffic`] meter, and which
+/// counts as open there while it lives.
+pub type Metered = InspectReader<InspectWriter<TcpStream, Inspect>, Inspect>;
+
+type Inspect = Box<dyn FnMut(&[u8]) + Send>;
 
 /// `stream`, from host `from` to host `to`, metered.
 pub fn metered(stream: TcpStream, from: &str, to: &str, traffic: &Traffic) -> Metered {
-    let link = OpenLink::new(traffic.link(from, to));
-    InspectWriter::new(stream, Box::new(move |bytes: &[u8]| link.0.wrote(bytes.len())))
+    let open = OpenLink::new(traffic.link(from, to));
+    let addrs = stream.local_addr().and_then(|local| Ok((local, stream.peer_addr()?)));
+    let (out, into) = match addrs {
+        Ok((local, peer)) => (
+            Some(traffic.stream_meter((from, local), (to, peer))),
+            Some(traffic.read_meter((to, peer), (from, local))),
+        ),
+        Err(_) => (None, None),
+    };
+    let write: Inspect = Box::new(move |bytes: &[u8]| match &out {
+        Some(meter) => meter.wrote(bytes.len()),
+        None => open.0.wrote(bytes.len()),
+    });
+    let read: Inspect = Box::new(move |bytes: &[u8]| {
+        if let Some(meter) = &into {
+            meter.read(bytes.len());
+        }
+    });
+    InspectReader::new(InspectWriter::new(stream, write), read)
 }
 
 /// One open connection's end on its link: counted open until dropped.
@@ -192,8 +340,9 @@ pub fn channel(from: &str, target: &str, net: &NetParams, trace: &Trace, traffic
             let (from, target, host, trace, traffic) =
                 (from.clone(), target.clone(), host.clone(), trace.clone(), traffic.clone());
             async move {
+                let since_us = crate::trace::sim_now_us();
                 let result = TcpStream::connect(target.as_str()).await;
-                trace.record(&from, EventKind::Connect { to: host.clone(), ok: result.is_ok() });
+                trace.record(&from, EventKind::Connect { to: host.clone(), ok: result.is_ok(), since_us });
                 result.map(|stream| TokioIo::new(metered(stream, &from, &host, &traffic)))
             }
         }));

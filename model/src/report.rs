@@ -41,6 +41,9 @@ pub struct RunReport {
     pub codes: BTreeMap<String, u64>,
     /// Simulated time the run took, microseconds.
     pub sim_time_us: u64,
+    /// Of that, the time in which some fault had acted (its windows plus the grace): when a
+    /// failed call could be excused. The rest is clean time, microseconds.
+    pub excusable_us: u64,
     /// Properties that did not hold.
     pub violations: Vec<Violation>,
     /// Stable hash of the full event trace.

@@ -25,8 +25,9 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
-    /// A TCP connection was opened from `host` to `to`.
-    Connect { to: String, ok: bool },
+    /// A TCP connection from `host` to `to` was opened, or failed to; the attempt began at
+    /// `since_us`.
+    Connect { to: String, ok: bool, since_us: u64 },
     /// A call began, with its deadline (microseconds after its start).
     CallStart { call: u64, method: String, deadline_us: u64 },
     /// The client sent message `seq` of a call.
@@ -49,6 +50,10 @@ pub enum EventKind {
     Handler { call: u64, running: bool },
     /// The proxy met bytes it cannot follow and closed the connection.
     ProtocolError { detail: String },
+    /// One direction of a connection, `from` → `to`, ended with `bytes` written and never read,
+    /// the first written at `lost_at_us`: lost on the way (the connection was broken from then)
+    /// or never read by a peer that closed first. Recorded at the end of a run.
+    Lost { from: String, to: String, lost_at_us: u64, bytes: u64 },
     /// A panic inside the run (a handler, the proxy, the harness), caught.
     Panic { message: String, location: String },
 }
@@ -92,14 +97,19 @@ pub enum Phase {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(tag = "scope", rename_all = "snake_case")]
 pub enum Scope {
-    /// Every client's link to the server (or the proxy): every call.
+    /// Every client's link to the server (or the proxy): every call. What a network fault's
+    /// start and heal name; its acts name the links they met ([`Scope::Link`]).
     ClientLinks,
+    /// One client's link to the server (or the proxy): that client's calls.
+    Link { client: String },
     /// The server host: every call.
     Server,
     /// One connection of one client through the proxy: that client's calls.
     Connection { client: String, conn: u64 },
     /// One call.
     Call { call: u64 },
+    /// A call that carried no call id (not the workload's): no recorded call.
+    Unstamped,
 }
 
 impl Scope {
@@ -107,8 +117,9 @@ impl Scope {
     pub fn covers(&self, client: &str, call: u64) -> bool {
         match self {
             Scope::ClientLinks | Scope::Server => true,
-            Scope::Connection { client: c, .. } => c == client,
+            Scope::Link { client: c } | Scope::Connection { client: c, .. } => c == client,
             Scope::Call { call: c } => *c == call,
+            Scope::Unstamped => false,
         }
     }
 }
@@ -138,6 +149,8 @@ impl fmt::Display for Scope {
         match self {
             Scope::ClientLinks => f.write_str("client links"),
             Scope::Server => f.write_str("server"),
+            Scope::Link { client } => write!(f, "{client}'s link"),
+            Scope::Unstamped => f.write_str("a call without a call id"),
             Scope::Connection { client, conn } => write!(f, "{client} conn {conn}"),
             Scope::Call { call } => write!(f, "call #{call}"),
         }
@@ -157,8 +170,9 @@ impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}s {:<9} ", Seconds(self.at_us), self.host)?;
         match &self.kind {
-            EventKind::Connect { to, ok } => {
-                write!(f, "connect -> {to} {}", if *ok { "ok" } else { "failed" })
+            EventKind::Connect { to, ok: true, .. } => write!(f, "connect -> {to} ok"),
+            EventKind::Connect { to, ok: false, since_us } => {
+                write!(f, "connect -> {to} failed (tried since {}s)", Seconds(*since_us))
             }
             EventKind::CallStart { call, method, deadline_us } => {
                 write!(f, "call #{call} {method} start (deadline {}ms)", deadline_us / 1000)
@@ -172,6 +186,11 @@ impl fmt::Display for Event {
                 write!(f, "handler of call #{call} {}", if *running { "started" } else { "ended" })
             }
             EventKind::ProtocolError { detail } => write!(f, "protocol error: {detail}"),
+            EventKind::Lost { from, to, lost_at_us, bytes } => write!(
+                f,
+                "connection {from} -> {to}: {bytes} bytes never read, the first written at {}s",
+                Seconds(*lost_at_us)
+            ),
             EventKind::Panic { message, location } => write!(f, "panic at {location}: {message}"),
         }
     }

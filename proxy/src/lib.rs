@@ -163,17 +163,25 @@ impl Proxy {
             let (relay, upstream, to) = (relay.clone(), self.upstream.clone(), to.clone());
             let (world, trace, traffic) = (self.world.clone(), self.trace.clone(), self.traffic.clone());
             tokio::spawn(async move {
+                let since_us = faultline_model::trace::sim_now_us();
                 let server = turmoil::net::TcpStream::connect(upstream.as_str()).await;
-                trace.record(HOST, EventKind::Connect { to, ok: server.is_ok() });
-                let Ok(server) = server else {
+                trace.record(HOST, EventKind::Connect { to, ok: server.is_ok(), since_us });
+                let (Ok(server), Ok(local)) = (server, client.local_addr()) else {
                     return;
                 };
+                let (me, them) = ((HOST, local), (client_host.as_str(), peer));
+                let (client_meter, read_meter) =
+                    (traffic.stream_meter(me, them), traffic.read_meter(them, me));
+                let (client_read, client_write) = client.into_split();
+                let client_read = tokio_util::io::InspectReader::new(client_read, move |bytes: &[u8]| {
+                    read_meter.read(bytes.len())
+                });
                 let connection = Connection {
                     id,
-                    client: client.into_split(),
+                    client: (client_read, client_write),
                     upstream: server.into_split(),
                     rng: world.rng(HOST, id),
-                    client_meter: Some(traffic.meter(HOST, &client_host)),
+                    client_meter: Some(client_meter),
                     observer: Box::new(TraceObserver { trace, client: client_host }),
                 };
                 relay.serve(connection).await;

@@ -40,11 +40,20 @@ pub enum Mutant {
     /// ListFeatures finishes its stream, then keeps the call's request for 5 s in a detached task
     /// (a handler that outlives its call).
     LingeringHandler,
+    /// RouteChat's replies are right but held back: those to a note go out only when the next
+    /// note arrives, or the client ends its stream (a client that waits for them waits forever).
+    HeldBackReplies,
+    /// RecordRoute gives up when the next point takes over 1.6 s: just past the tutorial
+    /// client's longest pause (1.5 s), so only a stall on the way reveals it.
+    SlowStreamTimeout,
+    /// After its first restart the server answers every RouteGuide call UNAVAILABLE: it never
+    /// recovers from a crash (the system applies it at `incarnation > 0`).
+    StuckAfterRestart,
 }
 
 impl Mutant {
     /// Every mutant, in a fixed order.
-    pub const ALL: [Mutant; 12] = [
+    pub const ALL: [Mutant; 15] = [
         Mutant::SegmentTruncation,
         Mutant::DefaultFeatureOnMiss,
         Mutant::EchoNewNote,
@@ -57,6 +66,9 @@ impl Mutant {
         Mutant::AspectRatioPanic,
         Mutant::SlotLeak,
         Mutant::LingeringHandler,
+        Mutant::HeldBackReplies,
+        Mutant::SlowStreamTimeout,
+        Mutant::StuckAfterRestart,
     ];
 
     /// The mutants of one call's semantics, which a single call can reveal (the rest need
@@ -84,6 +96,9 @@ impl Mutant {
             Mutant::AspectRatioPanic => "aspect-ratio-panic",
             Mutant::SlotLeak => "slot-leak",
             Mutant::LingeringHandler => "lingering-handler",
+            Mutant::HeldBackReplies => "held-back-replies",
+            Mutant::SlowStreamTimeout => "slow-stream-timeout",
+            Mutant::StuckAfterRestart => "stuck-after-restart",
         }
     }
 }

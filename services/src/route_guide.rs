@@ -188,11 +188,17 @@ impl route_guide_server::RouteGuide for RouteGuide {
         let mut points = request.into_inner();
         let mut route = RouteAccumulator::new(self.mutant);
         loop {
-            let next = if self.mutant == Some(Mutant::IdleTimeout) {
+            let idle = match self.mutant {
                 // The bug: an idle timeout far below the tutorial client's pauses.
-                tokio::time::timeout(Duration::from_millis(300), points.message())
+                Some(Mutant::IdleTimeout) => Some(300),
+                // The bug: an idle timeout just past them.
+                Some(Mutant::SlowStreamTimeout) => Some(1_600),
+                _ => None,
+            };
+            let next = if let Some(ms) = idle {
+                tokio::time::timeout(Duration::from_millis(ms), points.message())
                     .await
-                    .map_err(|_| Status::deadline_exceeded("no point for 300 ms: giving up"))??
+                    .map_err(|_| Status::deadline_exceeded(format!("no point for {ms} ms: giving up")))??
             } else {
                 points.message().await?
             };
@@ -221,15 +227,24 @@ impl route_guide_server::RouteGuide for RouteGuide {
         let shared = self.shared_chat.clone();
         let replies = async_stream::try_stream! {
             let mut own = ChatState::default();
+            let mut held = Vec::new();
             while let Some(note) = notes.message().await? {
                 let out = if mutant == Some(Mutant::SharedChat) {
                     shared.lock().expect("chat lock is never poisoned").receive(note, mutant)
                 } else {
                     own.receive(note, mutant)
                 };
+                let out = if mutant == Some(Mutant::HeldBackReplies) {
+                    std::mem::replace(&mut held, out)
+                } else {
+                    out
+                };
                 for reply in out {
                     yield reply;
                 }
+            }
+            for reply in held {
+                yield reply;
             }
         };
         Ok(Response::new(Box::pin(replies)))

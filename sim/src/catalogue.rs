@@ -22,10 +22,21 @@ pub fn faults<O>() -> Vec<Scenario<O>> {
         Scenario::new("latency")
             .description("client links slow to 40-120 ms for 3 s, on top of 1-5 ms jitter")
             .fault(ms(200), ms(3_000), Fault::Latency { latency_ms: 40, jitter_ms: 80 }),
+        Scenario::new("jitter")
+            .description("client links jitter between 10 and 210 ms for 4 s: streams stretch, no connection breaks")
+            .fault(ms(200), ms(4_000), Fault::Latency { latency_ms: 10, jitter_ms: 200 }),
         Scenario::new("reorder")
             .description("links held then released: messages of many connections arrive at once, reordered")
             .fault(ms(150), ms(300), Fault::Hold)
             .fault(ms(900), ms(250), Fault::Hold),
+        Scenario::new("stalls")
+            .description("client links stall for 400 ms every 2 s, shorter than keepalive: calls slow, connections survive")
+            .fault(ms(1_000), ms(400), Fault::Hold)
+            .fault(ms(3_000), ms(400), Fault::Hold)
+            .fault(ms(5_000), ms(400), Fault::Hold)
+            .fault(ms(7_000), ms(400), Fault::Hold)
+            .fault(ms(9_000), ms(400), Fault::Hold)
+            .fault(ms(11_000), ms(400), Fault::Hold),
         Scenario::new("partition")
             .description("a two-way partition, then a one-way one (server to clients), each repaired")
             .fault(ms(150), ms(1_500), Fault::Partition { oneway: false })
@@ -33,6 +44,14 @@ pub fn faults<O>() -> Vec<Scenario<O>> {
         Scenario::new("crash-bounce")
             .description("the server crashes mid-workload and restarts with empty per-call state")
             .fault(ms(120), ms(800), Fault::CrashBounce),
+        Scenario::new("crash-storm")
+            .description("the server crashes four times, 200 ms each, while every client has calls in flight")
+            .concurrency(4)
+            .think(ms(5))
+            .fault(ms(300), ms(200), Fault::CrashBounce)
+            .fault(ms(900), ms(200), Fault::CrashBounce)
+            .fault(ms(1_500), ms(200), Fault::CrashBounce)
+            .fault(ms(2_100), ms(200), Fault::CrashBounce),
         Scenario::new("lossy")
             .description(
                 "client links drop messages at random for 2 s; keepalive and deadlines keep calls finite",
@@ -91,5 +110,16 @@ pub fn faults<O>() -> Vec<Scenario<O>> {
             .calls_per_client(1_250)
             .think(Duration::ZERO)
             .route_pause(Duration::ZERO, Duration::ZERO),
+        Scenario::new("soak-faults")
+            .description("8,000 calls, 2 ms apart, while a proxy resets streams and the server answers Trailers-Only, then clean")
+            .clients(8)
+            .concurrency(8)
+            .calls_per_client(1_000)
+            .think(ms(2))
+            .route_pause(Duration::ZERO, Duration::ZERO)
+            .cancel_rate(0.05)
+            .fault(ms(20), ms(150), Fault::RstStream { after_messages: 1, every: 4 })
+            .fault(ms(20), ms(150), Fault::TrailersOnly { code: 14, every: 5 })
+            .fault(ms(60), ms(40), Fault::Hold),
     ]
 }

@@ -4,17 +4,21 @@
 //!
 //! The rules, exactly (docs/properties.md says the same):
 //!
-//! - **status**: a call that failed (not cancelled by its own client) is explained only by a
-//!   fault window whose scope covers the call (client links and the server host cover every
-//!   call; a proxy connection covers its client's calls; a reset stream, a Trailers-Only answer
-//!   or a slowed handler covers its one call), that may cause the call's code (`Fault::may_cause`),
-//!   and that overlaps the call's lifetime, the window extended by the grace
-//!   (`NetParams::grace`). Anything else is a violation naming the call, its code and time,
-//!   and the nearest fault window. So a call in a clean window must succeed.
+//! - **status**: a call that failed (not cancelled by its own client) is excused only by a fault
+//!   that acted on its path — a network fault on its client's link that met traffic there while
+//!   it lasted, a crash of its server that cut connections or met writes, a proxy fault on its
+//!   connection, a reset, Trailers-Only answer or slowed handler of the call itself (a call
+//!   without a call id matches none of those) — that may cause the call's code
+//!   (`Fault::may_cause`: a stall the connection survives causes DEADLINE_EXCEEDED only), and
+//!   only if the call failed while that act lasted or within the grace after it
+//!   (`NetParams::grace`); for DEADLINE_EXCEEDED, when its deadline fell. Anything else is a
+//!   violation naming the call, its code and time, and the nearest fault window. So a call
+//!   that fails in clean time fails the run, however long it lived through faults before.
 //! - the oracle's properties (the tutorial's **stream-order**, **summary**, **chat**; a user's
 //!   own): whatever the system's model and invariants say.
 //! - **deadline**: no call outlives its deadline by more than one tick plus the slowest link
-//!   latency; every call ends; a call that ran past its deadline ends DEADLINE_EXCEEDED.
+//!   latency; every call ends; a call that ran past its deadline ends DEADLINE_EXCEEDED; no call
+//!   ends DEADLINE_EXCEEDED sooner than that before its deadline.
 //! - **handler-leak**: no server handler (its future, response stream and request) outlives
 //!   its call by more than the grace.
 //! - **recovery**, **panic**, **determinism** are judged by the runner and the sweep.
@@ -26,7 +30,7 @@ use tonic::Code;
 
 pub use faultline_model::report::{Property, Violation};
 
-use crate::fault::{Fault, Injector, NetParams};
+use crate::fault::{DELAY, Fault, Injector, NetParams};
 use crate::scenario::Scenario;
 use crate::system::{CallContext, CallRecord, CallSummary, System};
 use crate::trace::{Event, EventKind, Phase, Scope};
@@ -46,12 +50,31 @@ pub struct Window {
     pub codes: Vec<Code>,
 }
 
-/// Every fault window of a run, from the injectors' events: a network or host fault's window
-/// runs from its start to its heal; a server or proxy fault acts call by call, connection by
-/// connection, so each of its acts is a window of its own (frame delay and reorder keep acting
-/// on their connection until they heal).
+/// Every fault window of a run, from the injectors' acts: a network or host fault's act covers
+/// its whole window, from its start to its heal, on the link (or host) it met traffic on; a fault
+/// that met no traffic on a path has no window there. A server or proxy fault acts call by call,
+/// connection by connection, so each of its acts is a window of its own (frame delay and
+/// reorder keep acting on their connection until they heal).
 pub fn windows<O>(scenario: &Scenario<O>, events: &[Event], net: &NetParams) -> Vec<Window> {
-    let mut open: BTreeMap<usize, (u64, Scope)> = BTreeMap::new();
+    let mut started: BTreeMap<usize, u64> = BTreeMap::new();
+    let mut open: BTreeMap<usize, Scope> = BTreeMap::new();
+    // Failed connection attempts, (host, began, failed): a network fault met the host whose
+    // attempt it overlapped, though no byte of theirs crossed a link.
+    let refused: Vec<(&str, u64, u64)> = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Connect { ok: false, since_us, .. } => Some((e.host.as_str(), since_us, e.at_us)),
+            _ => None,
+        })
+        .collect();
+    // Connections that lost bytes written under a link fault: (writer, reader, when).
+    let lost: Vec<(&str, &str, u64)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Lost { from, to, lost_at_us, .. } => Some((from.as_str(), to.as_str(), *lost_at_us)),
+            _ => None,
+        })
+        .collect();
     let mut out = Vec::new();
     for e in events {
         let EventKind::Fault(f) = &e.kind else { continue };
@@ -59,28 +82,132 @@ pub fn windows<O>(scenario: &Scenario<O>, events: &[Event], net: &NetParams) -> 
         let codes = timed.fault.may_cause(net, Duration::from_millis(timed.for_ms));
         match (timed.fault.injector(), f.phase) {
             (Injector::Network, Phase::Start) => {
-                open.insert(f.index, (e.at_us, f.scope.clone()));
+                started.insert(f.index, e.at_us);
+                open.insert(f.index, f.scope.clone());
+            }
+            (Injector::Network, Phase::Acted) => {
+                let start_us = started.get(&f.index).copied().unwrap_or(e.at_us);
+                let scope = f.scope.clone();
+                let Scope::Link { client } = &scope else {
+                    out.push(Window { fault: f.fault, scope, start_us, end_us: e.at_us, codes });
+                    continue;
+                };
+                if !codes.contains(&Code::Unavailable) {
+                    out.push(Window { fault: f.fault, scope, start_us, end_us: e.at_us, codes });
+                    continue;
+                }
+                // A link fault that may break connections broke this client's only if bytes
+                // written on it while the fault was on never arrived; otherwise the
+                // connection survived a stall, which excuses delay, never failure.
+                let delay: Vec<Code> = codes.iter().copied().filter(|c| DELAY.contains(c)).collect();
+                let broken = lost
+                    .iter()
+                    .filter(|(from, to, at)| {
+                        // A partition also drops what was in flight when it began.
+                        let since = start_us.saturating_sub(net.max_latency.as_micros() as u64);
+                        (from == client || to == client) && (since..=e.at_us).contains(at)
+                    })
+                    .map(|(_, _, at)| *at)
+                    .min();
+                if let Some(lost_at) = broken {
+                    let scope = scope.clone();
+                    out.push(Window { fault: f.fault, scope, start_us: lost_at, end_us: e.at_us, codes });
+                }
+                out.push(Window { fault: f.fault, scope, start_us, end_us: e.at_us, codes: delay });
             }
             (Injector::Network, Phase::Heal) => {
-                if let Some((start_us, scope)) = open.remove(&f.index) {
+                open.remove(&f.index);
+                let start_us = started.get(&f.index).copied().unwrap_or(e.at_us);
+                let mut met: Vec<&str> =
+                    refused.iter().filter(|r| r.1 <= e.at_us && r.2 >= start_us).map(|r| r.0).collect();
+                met.sort_unstable();
+                met.dedup();
+                for client in met {
+                    let scope = Scope::Link { client: client.to_owned() };
+                    let codes = codes.clone();
                     out.push(Window { fault: f.fault, scope, start_us, end_us: e.at_us, codes });
                 }
             }
             (Injector::Server | Injector::Proxy, Phase::Acted) => {
-                let continuous = matches!(timed.fault, Fault::FrameDelay { .. } | Fault::FrameReorder { .. });
-                let end_us = if continuous { timed.heal_us().max(e.at_us) } else { e.at_us };
+                let end_us = match timed.fault {
+                    // Frame delay and reorder keep acting on their connection until they heal.
+                    Fault::FrameDelay { .. } | Fault::FrameReorder { .. } => timed.heal_us().max(e.at_us),
+                    // A slowed handler is held for its delay.
+                    Fault::SlowHandler { delay_ms } => e.at_us.saturating_add(delay_ms.saturating_mul(1000)),
+                    // A GOAWAY'd connection serves its open streams until the proxy closes it.
+                    Fault::GoAway { .. } => {
+                        e.at_us.saturating_add(crate::proxy::GOAWAY_GRACE.as_micros() as u64)
+                    }
+                    _ => e.at_us,
+                };
                 out.push(Window { fault: f.fault, scope: f.scope.clone(), start_us: e.at_us, end_us, codes });
             }
             _ => {}
         }
     }
-    // A window still open when the run ended lasts to its end.
-    for (index, (start_us, scope)) in open {
+    // A connection a link fault broke, and which the client still had when the fault healed,
+    // lives on half dead for as long as answers to calls sent before the break keep arriving
+    // (each resets keepalive's idle timer), and dies a keepalive later: the act lasts until the
+    // client's last read on it, the grace covers the rest.
+    for w in out.iter_mut() {
+        let Scope::Link { client } = &w.scope else { continue };
+        let connected_at = events
+            .iter()
+            .take_while(|e| e.at_us <= w.end_us)
+            .filter(|e| e.host == *client && matches!(e.kind, EventKind::Connect { ok: true, .. }))
+            .last()
+            .map_or(0, |e| e.at_us);
+        let still_broken = lost
+            .iter()
+            .any(|(from, to, at)| (from == client || to == client) && (connected_at..=w.end_us).contains(at));
+        if w.codes.contains(&Code::Unavailable) && still_broken {
+            w.end_us = w.end_us.max(last_read_on_old_connection(events, client, w.end_us));
+        }
+    }
+    // A network fault still on when the run ended (its acts are counted at its heal) may have
+    // met anything of its scope until the end.
+    for (index, scope) in open {
         let timed = &scenario.faults[index];
         let codes = timed.fault.may_cause(net, Duration::from_millis(timed.for_ms));
+        let start_us = started[&index];
         out.push(Window { fault: timed.fault.name(), scope, start_us, end_us: u64::MAX, codes });
     }
     out
+}
+
+/// When `client` last read anything (a message, a call's end) on the connection it had at
+/// `since_us`: before its next successful connect, which replaced that connection.
+fn last_read_on_old_connection(events: &[Event], client: &str, since_us: u64) -> u64 {
+    let mut last = since_us;
+    for e in events.iter().filter(|e| e.at_us > since_us && e.host == client) {
+        match e.kind {
+            EventKind::Connect { ok: true, .. } => break,
+            // A failed call's end is no read: it may be the connection's death itself.
+            EventKind::Received { .. } | EventKind::CallEnd { code: Code::Ok, .. } => last = e.at_us,
+            _ => {}
+        }
+    }
+    last
+}
+
+/// How much of `0..run_end_us` lies inside some window plus the grace: the time in which a
+/// failed call could be excused. The rest is clean time, in which every call must succeed.
+pub fn excusable_us(windows: &[Window], grace: u64, run_end_us: u64) -> u64 {
+    let mut spans: Vec<(u64, u64)> = windows
+        .iter()
+        .map(|w| (w.start_us.min(run_end_us), w.end_us.saturating_add(grace).min(run_end_us)))
+        .filter(|(a, b)| a < b)
+        .collect();
+    spans.sort_unstable();
+    let (mut total, mut reach) = (0, 0);
+    for (a, b) in spans {
+        let a = a.max(reach);
+        if b > a {
+            total += b - a;
+            reach = b;
+        }
+    }
+    total
 }
 
 /// Checks every record and the run's events, then the system's oracle; returns the violations,
@@ -132,11 +259,19 @@ pub fn seconds(us: u64) -> String {
     if us == u64::MAX { "the end".to_owned() } else { format!("{:.3}s", us as f64 / 1e6) }
 }
 
+/// When a failed call failed: when it ended, or, for DEADLINE_EXCEEDED, when its deadline fell
+/// (a fault excuses a missed deadline only if the deadline fell while it acted, or in its grace;
+/// a DEADLINE_EXCEEDED long before the deadline is the server's own doing).
+fn failed_at(r: &CallSummary) -> u64 {
+    if r.code == Code::DeadlineExceeded { r.start_us + r.deadline_us } else { r.end_us }
+}
+
 fn check_status(r: &CallSummary, windows: &[Window], grace: u64, fail: &mut impl FnMut(Property, String)) {
     if r.code == Code::Ok || (r.code == Code::Cancelled && r.cancelled_by_client) {
         return;
     }
-    let overlaps = |w: &Window| r.start_us <= w.end_us.saturating_add(grace) && w.start_us <= r.end_us;
+    let at = failed_at(r);
+    let overlaps = |w: &Window| w.start_us <= at && at <= w.end_us.saturating_add(grace);
     let explained =
         windows.iter().any(|w| w.scope.covers(&r.client, r.id) && w.codes.contains(&r.code) && overlaps(w));
     if explained {
@@ -145,10 +280,10 @@ fn check_status(r: &CallSummary, windows: &[Window], grace: u64, fail: &mut impl
     let distance = |w: &Window| {
         if overlaps(w) {
             0
-        } else if w.start_us > r.end_us {
-            w.start_us - r.end_us
+        } else if w.start_us > at {
+            w.start_us - at
         } else {
-            r.start_us - w.end_us.saturating_add(grace)
+            at - w.end_us.saturating_add(grace)
         }
     };
     let nearest = windows.iter().min_by_key(|w| (distance(w), w.start_us)).map_or_else(
@@ -174,10 +309,11 @@ fn check_status(r: &CallSummary, windows: &[Window], grace: u64, fail: &mut impl
     fail(
         Property::Status,
         format!(
-            "{} failed with {:?} ({:?}) during {}..{}, where no fault that acted on its path can explain it; {nearest}",
+            "{} failed with {:?} ({:?}) at {} (call {}..{}), where no fault that acted on its path can explain it; {nearest}",
             r.method,
             r.code,
             r.message,
+            seconds(at),
             seconds(r.start_us),
             seconds(r.end_us)
         ),
@@ -193,6 +329,17 @@ fn check_deadline(r: &CallSummary, net: &NetParams, fail: &mut impl FnMut(Proper
             format!(
                 "lasted {lasted}us, past its {}us deadline by more than a tick and a link latency ({slack}us)",
                 r.deadline_us
+            ),
+        );
+    }
+    if r.code == Code::DeadlineExceeded && lasted + slack < r.deadline_us {
+        fail(
+            Property::Deadline,
+            format!(
+                "ended DeadlineExceeded after {lasted}us, {}us before its {}us deadline ({:?})",
+                r.deadline_us - lasted,
+                r.deadline_us,
+                r.message
             ),
         );
     }

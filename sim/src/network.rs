@@ -86,13 +86,21 @@ impl NetworkInjector {
     }
 
     fn record(&self, action: &Action, phase: Phase, touched: u64, detail: String) {
-        let fault = &action.fault.fault;
+        self.record_as(action, phase, Self::scope(&action.fault.fault), touched, detail);
+    }
+
+    /// An act of the fault on the traffic of `scope`.
+    fn record_on(&self, action: &Action, scope: Scope, touched: u64, detail: String) {
+        self.record_as(action, Phase::Acted, scope, touched, detail);
+    }
+
+    fn record_as(&self, action: &Action, phase: Phase, scope: Scope, touched: u64, detail: String) {
         let event = FaultEvent {
-            fault: fault.name(),
+            fault: action.fault.fault.name(),
             index: action.index,
             phase,
             touched,
-            scope: Self::scope(fault),
+            scope,
             detail,
         };
         self.trace.record(HOST, EventKind::Fault(event));
@@ -143,7 +151,7 @@ impl NetworkInjector {
         let fault = &action.fault.fault;
         let target = self.target.as_str();
         // Messages sitting on held links, counted before the release lets them go.
-        let held = if *fault == Fault::Hold { self.in_flight(sim) } else { 0 };
+        let held = if *fault == Fault::Hold { self.in_flight(sim) } else { Vec::new() };
         for c in self.clients.iter().map(String::as_str) {
             match *fault {
                 Fault::Latency { .. } => {
@@ -166,38 +174,67 @@ impl NetworkInjector {
         if *fault == Fault::CrashBounce {
             sim.bounce(self.server.as_str());
         }
-        let (touched, what) = match *fault {
-            Fault::Hold => (held, format!("{held} messages held, released together")),
-            Fault::Latency { .. } => {
-                (flow.writes, format!("{} writes ({} bytes) slowed", flow.writes, flow.bytes))
+        match *fault {
+            Fault::Hold => {
+                // What sat on each client's links, counted before the release let it go.
+                for (client, count) in held {
+                    let what = format!("{count} messages held, released together");
+                    self.record_on(action, Scope::Link { client }, count, what);
+                }
             }
-            Fault::CrashBounce => (
-                cut + flow.writes,
-                format!("{cut} connection ends cut, {} writes to or from the crashed host", flow.writes),
-            ),
+            Fault::CrashBounce => {
+                let touched = cut + flow.writes;
+                if touched > 0 {
+                    let what = format!(
+                        "{cut} connection ends cut, {} writes to or from the crashed host",
+                        flow.writes
+                    );
+                    self.record_on(action, Scope::Server, touched, what);
+                }
+            }
             _ => {
-                (flow.writes, format!("{} writes ({} bytes) on cut or lossy links", flow.writes, flow.bytes))
+                // One act per client link that carried traffic while the fault lasted: a
+                // client whose link stayed quiet was not touched, whatever its neighbours saw.
+                let after = self.traffic.snapshot();
+                for client in &self.clients {
+                    let flow = Traffic::on_link(&before, &after, client, &self.target);
+                    if flow.writes > 0 {
+                        let what = match *fault {
+                            Fault::Latency { .. } => {
+                                format!("{} writes ({} bytes) slowed", flow.writes, flow.bytes)
+                            }
+                            _ => format!(
+                                "{} writes ({} bytes) on a cut or lossy link",
+                                flow.writes, flow.bytes
+                            ),
+                        };
+                        self.record_on(action, Scope::Link { client: client.clone() }, flow.writes, what);
+                    }
+                }
             }
-        };
-        if touched > 0 {
-            self.record(action, Phase::Acted, touched, what);
         }
         self.record(action, Phase::Heal, 0, "healed".to_owned());
     }
 
-    /// Messages in flight between the clients and the target.
-    fn in_flight(&self, sim: &turmoil::Sim<'_>) -> u64 {
+    /// Messages in flight between each client and the target, for the clients that have any.
+    fn in_flight(&self, sim: &turmoil::Sim<'_>) -> Vec<(String, u64)> {
         let target = sim.lookup(self.target.as_str());
-        let clients: Vec<_> = self.clients.iter().map(|c| sim.lookup(c.as_str())).collect();
-        let mut count = 0u64;
-        sim.links(|links| {
-            for link in links {
-                let (a, b) = link.pair();
-                if (a == target && clients.contains(&b)) || (b == target && clients.contains(&a)) {
-                    count += link.count() as u64;
+        let mut out = Vec::new();
+        for client in &self.clients {
+            let ip = sim.lookup(client.as_str());
+            let mut count = 0u64;
+            sim.links(|links| {
+                for link in links {
+                    let (a, b) = link.pair();
+                    if (a == target && b == ip) || (b == target && a == ip) {
+                        count += link.count() as u64;
+                    }
                 }
+            });
+            if count > 0 {
+                out.push((client.clone(), count));
             }
-        });
-        count
+        }
+        out
     }
 }

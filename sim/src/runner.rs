@@ -114,6 +114,11 @@ pub fn run_stepping<S: System>(
             EventKind::Panic { message: message.clone(), location: location.clone() },
         );
     }
+    for loss in shared.traffic.losses() {
+        let kind =
+            EventKind::Lost { from: loss.from, to: loss.to, lost_at_us: loss.at_us, bytes: loss.bytes };
+        trace.record_at(sim_time_us, crate::network::HOST, kind);
+    }
     let events = trace.take_events();
     let mut violations = check::check(&**system, scenario, &records, &events, &world.net, sim_time_us);
     if let Some(error) = error {
@@ -131,14 +136,23 @@ pub fn run_stepping<S: System>(
         detail: format!("panicked at {location}: {message}"),
     }));
 
+    let grace = world.net.grace().as_micros() as u64;
+    let excusable_us =
+        check::excusable_us(&check::windows(scenario, &events, &world.net), grace, sim_time_us);
     let mut faults: BTreeMap<String, FaultTally> =
         scenario.faults.iter().map(|f| (f.fault.name().to_owned(), FaultTally::default())).collect();
+    // A network fault acts once per window, on every link it met (one event per link).
+    let mut network_acts = std::collections::BTreeSet::new();
     for e in &events {
         if let EventKind::Fault(f) = &e.kind
             && f.phase == Phase::Acted
         {
             let tally = faults.entry(f.fault.to_owned()).or_default();
-            tally.acted += 1;
+            let network =
+                scenario.faults.get(f.index).is_some_and(|t| t.fault.injector() == Injector::Network);
+            if !network || network_acts.insert((f.index, e.at_us)) {
+                tally.acted += 1;
+            }
             tally.touched += f.touched;
         }
     }
@@ -157,6 +171,7 @@ pub fn run_stepping<S: System>(
         faults,
         codes,
         sim_time_us,
+        excusable_us,
         violations,
         trace_hash: hash_events(&events),
         events,

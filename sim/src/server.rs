@@ -146,7 +146,7 @@ impl CallHook for SimHook {
                 }
                 _ => continue,
             };
-            let scope = call.map_or(Scope::Server, |call| Scope::Call { call });
+            let scope = call.map_or(Scope::Unstamped, |call| Scope::Call { call });
             let event = FaultEvent {
                 fault: f.fault.name(),
                 index: *index,

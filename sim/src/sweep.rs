@@ -187,6 +187,9 @@ pub struct RunRecord {
     pub vacuous: bool,
     /// Simulated time, microseconds.
     pub sim_time_us: u64,
+    /// Of that, the time in which a failed call could be excused by a fault that acted.
+    #[serde(default)]
+    pub excusable_us: u64,
     /// Stable hash of the full trace, hex.
     pub trace_hash: String,
     /// Properties that did not hold.
@@ -235,6 +238,7 @@ impl RunRecord {
             codes: report.codes.clone(),
             vacuous: report.vacuous(),
             sim_time_us: report.sim_time_us,
+            excusable_us: report.excusable_us,
             trace_hash: format!("{:016x}", report.trace_hash),
             violations: report
                 .violations
@@ -479,6 +483,10 @@ pub struct Summary {
     pub faults: BTreeMap<String, FaultSummary>,
     /// Simulated time of all runs, microseconds.
     pub sim_time_us: u64,
+    /// Of that, the time in which a failed call could be excused (fault windows that acted,
+    /// plus the grace); the rest is clean time.
+    #[serde(default)]
+    pub excusable_us: u64,
     /// Wall time of all runs added up, milliseconds.
     pub wall_ms: u64,
 }
@@ -556,6 +564,7 @@ impl Tally {
             codes: BTreeMap::new(),
             faults: BTreeMap::new(),
             sim_time_us: 0,
+            excusable_us: 0,
             wall_ms: 0,
         });
         let failing = !record.passed();
@@ -581,6 +590,7 @@ impl Tally {
             f.idle_runs += u64::from(count.acted == 0);
         }
         sum.sim_time_us = sum.sim_time_us.saturating_add(record.sim_time_us);
+        sum.excusable_us = sum.excusable_us.saturating_add(record.excusable_us);
         sum.wall_ms = sum.wall_ms.saturating_add(record.wall_ms);
         self.runs += 1;
         // Shown: every run of a scenario that must pass and did not, and any nondeterministic
@@ -779,6 +789,7 @@ mod tests {
             codes: BTreeMap::from([("UNAVAILABLE".to_owned(), 1)]),
             vacuous: !seed.is_multiple_of(2),
             sim_time_us: 10,
+            excusable_us: 0,
             trace_hash: "0".into(),
             violations: violations
                 .iter()

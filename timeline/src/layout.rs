@@ -464,10 +464,10 @@ pub fn layout<O>(scenario: &Scenario<O>, report: &RunReport) -> Layout {
 
     for e in &report.events {
         let (kind, color, tag, text) = match &e.kind {
-            EventKind::Connect { to, ok: true } => {
+            EventKind::Connect { to, ok: true, .. } => {
                 (MarkerKind::ConnectOk, COLOR_CONNECT, "", format!("connect → {to}"))
             }
-            EventKind::Connect { to, ok: false } => {
+            EventKind::Connect { to, ok: false, .. } => {
                 (MarkerKind::ConnectFailed, COLOR_ERROR, "", format!("connect → {to} failed"))
             }
             EventKind::Host { state: HostState::Start } => {
@@ -967,6 +967,7 @@ mod tests {
             faults: BTreeMap::new(),
             codes: BTreeMap::new(),
             sim_time_us,
+            excusable_us: 0,
             violations: Vec::new(),
             trace_hash: 0,
             events,
@@ -993,7 +994,7 @@ mod tests {
             .map(|i| Event {
                 at_us: i * 100_000,
                 host: "client-0".to_owned(),
-                kind: EventKind::Connect { to: "server".to_owned(), ok: true },
+                kind: EventKind::Connect { to: "server".to_owned(), ok: true, since_us: 0 },
             })
             .collect();
         events.extend(call(1, 1_000_000, 2_000_000));

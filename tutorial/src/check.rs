@@ -71,7 +71,7 @@ pub fn check_payload(
                 other => fail(SUMMARY, format!("{:?} call got replies {other:?}", r.code)),
             }
         }
-        CallInput::RouteChat { notes } => {
+        CallInput::RouteChat { notes, .. } => {
             let notes: Vec<_> = notes.iter().map(|(m, p)| (m.clone(), Some(*p))).collect();
             let want: Vec<Reply> = Model::route_chat(&notes).into_iter().map(Reply::Note).collect();
             stream(ok, replies, &want, CHAT, fail);

@@ -62,7 +62,10 @@ fn probes() -> Vec<CallInput> {
         CallInput::GetFeature { point: KNOWN },
         CallInput::ListFeatures { lo: KNOWN, hi: KNOWN },
         CallInput::RecordRoute { points: vec![KNOWN, (0, 0)] },
-        CallInput::RouteChat { notes: vec![("probe a".to_owned(), (0, 0)), ("probe b".to_owned(), (0, 0))] },
+        CallInput::RouteChat {
+            notes: vec![("probe a".to_owned(), (0, 0)), ("probe b".to_owned(), (0, 0))],
+            lockstep: false,
+        },
     ]
 }
 
@@ -75,11 +78,17 @@ impl System for Tutorial {
     type Reply = Reply;
 
     fn routes(&self, start: &ServerStart) -> Routes {
+        let mutant = match mutant(start.mutant.as_deref()).unwrap_or_default() {
+            // The service never knows it restarted; the system does.
+            Some(Mutant::StuckAfterRestart) if start.incarnation > 0 => Some(Mutant::Unavailable),
+            Some(Mutant::StuckAfterRestart) => None,
+            other => other,
+        };
         let config = ServerConfig::new(Services::All)
             .limits(start.limits)
             .db(self.db.clone())
             .clock(Arc::new(SimClock::new()))
-            .mutant(mutant(start.mutant.as_deref()).unwrap_or_default());
+            .mutant(mutant);
         tutorial_routes(&config)
     }
 

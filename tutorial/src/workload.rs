@@ -31,8 +31,13 @@ pub enum CallInput {
     ListFeatures { lo: Pt, hi: Pt },
     /// `RouteGuide.RecordRoute`.
     RecordRoute { points: Vec<Pt> },
-    /// `RouteGuide.RouteChat`.
-    RouteChat { notes: Vec<(String, Pt)> },
+    /// `RouteGuide.RouteChat`. A `lockstep` client sends each note only once the replies to
+    /// the one before have arrived (a chat client that answers what it hears).
+    RouteChat {
+        notes: Vec<(String, Pt)>,
+        #[serde(default)]
+        lockstep: bool,
+    },
 }
 
 impl CallInput {
@@ -112,7 +117,7 @@ impl InputGen {
                 let notes = (0..n)
                     .map(|i| (format!("note {i}"), (rng.random_range(0..2), rng.random_range(0..2))))
                     .collect();
-                CallInput::RouteChat { notes }
+                CallInput::RouteChat { notes, lockstep: rng.random_bool(0.5) }
             }
         }
     }
@@ -181,18 +186,32 @@ pub async fn perform(input: CallInput, call: Call<Reply>) -> Result<(), Status> 
                 elapsed_time: s.elapsed_time,
             });
         }
-        CallInput::RouteChat { notes } => {
+        CallInput::RouteChat { notes, lockstep } => {
             let out = call.clone();
+            // Replies due once each note is in: one per earlier note at the same location.
+            let due: Vec<usize> = (0..notes.len())
+                .scan(0, |sum, i| {
+                    *sum += notes[..i].iter().filter(|n| n.1 == notes[i].1).count();
+                    Some(*sum)
+                })
+                .collect();
+            let (heard, mut hearing) = tokio::sync::watch::channel(0usize);
             let outbound = async_stream::stream! {
-                for (message, p) in notes {
+                for (i, (message, p)) in notes.into_iter().enumerate() {
                     out.sent(format_args!("RouteNote {message:?} {p:?}"));
                     yield RouteNote { location: Some(point(p)), message };
+                    // A lock-step client waits for the answers before it speaks again; the
+                    // call's deadline bounds the wait.
+                    if lockstep && hearing.wait_for(|n| *n >= due[i]).await.is_err() {
+                        break;
+                    }
                 }
             };
             let mut stream =
                 RouteGuideClient::new(channel).route_chat(call.request(outbound)).await?.into_inner();
             while let Some(n) = stream.message().await? {
                 call.received(Reply::Note((n.message, pt(n.location))));
+                heard.send_modify(|n| *n += 1);
             }
         }
     }

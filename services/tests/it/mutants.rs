@@ -46,7 +46,10 @@ fn differs(m: Mutant) -> bool {
         | Mutant::IdleTimeout
         | Mutant::ElapsedRounded
         | Mutant::SlotLeak
-        | Mutant::LingeringHandler => true,
+        | Mutant::LingeringHandler
+        | Mutant::HeldBackReplies
+        | Mutant::SlowStreamTimeout
+        | Mutant::StuckAfterRestart => true,
     }
 }
 

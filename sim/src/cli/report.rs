@@ -246,6 +246,7 @@ fn row(s: &Summary) -> table::Row {
         codes: s.codes_seen(),
         faults,
         sim_time: Duration::from_micros(s.sim_time_us),
+        excusable: Duration::from_micros(s.excusable_us),
         wall_time: Duration::from_millis(s.wall_ms),
     }
 }

@@ -17,6 +17,8 @@ pub struct Row {
     pub codes: String,
     pub faults: String,
     pub sim_time: Duration,
+    /// Of the simulated time, how much could excuse a failed call.
+    pub excusable: Duration,
     pub wall_time: Duration,
 }
 
@@ -32,11 +34,19 @@ pub fn render(rows: &[Row]) -> String {
         "vacuous",
         "codes seen",
         "sim time",
+        "excusable",
         "wall time",
         "faults fired",
     ];
     let dash = |s: &str| if s.is_empty() { "-".to_owned() } else { s.to_owned() };
-    let cells: Vec<[String; 10]> = rows
+    let share = |part: Duration, whole: Duration| {
+        if whole.is_zero() {
+            "-".to_owned()
+        } else {
+            format!("{:.0}%", 100.0 * part.as_secs_f64() / whole.as_secs_f64())
+        }
+    };
+    let cells: Vec<[String; 11]> = rows
         .iter()
         .map(|r| {
             [
@@ -48,6 +58,7 @@ pub fn render(rows: &[Row]) -> String {
                 if r.vacuous == 0 { "-".to_owned() } else { format!("{}/{}", r.vacuous, r.seeds) },
                 dash(&r.codes),
                 format!("{:.1}s", r.sim_time.as_secs_f64()),
+                share(r.excusable, r.sim_time),
                 format!("{:.2}s", r.wall_time.as_secs_f64()),
                 dash(&r.faults),
             ]
@@ -65,7 +76,7 @@ pub fn render(rows: &[Row]) -> String {
         for (i, (c, w)) in row.iter().zip(widths).enumerate() {
             let pad = w - c.chars().count();
             // Numbers right-aligned, words left-aligned.
-            if matches!(i, 1 | 3 | 4 | 5 | 7 | 8) {
+            if matches!(i, 1 | 3 | 4 | 5 | 7 | 8 | 9) {
                 let _ = write!(text, "{}{c}  ", " ".repeat(pad));
             } else {
                 let _ = write!(text, "{c}{}  ", " ".repeat(pad));

@@ -74,7 +74,8 @@ fn payloads_are_checked_against_the_model() {
     let known = (409146138, -746188906);
     let known_name = "Berkshire Valley Management Area Trail, Jefferson, NJ, USA";
     let degenerate = CallInput::ListFeatures { lo: known, hi: known };
-    let chat = CallInput::RouteChat { notes: vec![("a".into(), (0, 0)), ("b".into(), (0, 0))] };
+    let chat =
+        CallInput::RouteChat { notes: vec![("a".into(), (0, 0)), ("b".into(), (0, 0))], lockstep: false };
     let route = CallInput::RecordRoute { points: vec![(0, 0), (10000000, 0), (20000000, 0)] };
     let summary = |distance| Reply::Summary { point_count: 3, feature_count: 0, distance, elapsed_time: 0 };
     let note = |m: &str| Reply::Note((m.to_owned(), Some((0, 0))));
@@ -126,10 +127,11 @@ fn a_failure_in_a_clean_run_is_a_violation_that_says_so() {
     assert!(violations[0].detail.contains("no fault acted in this run"), "{}", violations[0]);
 }
 
-/// A failure is explained only by a fault on the call's path, active (with the grace) during
-/// its life, that can cause its code.
+/// A failure is excused only by a fault that acted on the call's path, that can cause its code,
+/// and only if the call failed while the fault acted or in the grace after it (for
+/// DEADLINE_EXCEEDED: its deadline fell there).
 #[test]
-fn failures_are_attributed_by_time_place_and_code() {
+fn failures_are_attributed_by_cause_time_place_and_code() {
     let scenario = Scenario::new("t")
         .fault(Duration::from_secs(1), Duration::from_secs(1), Fault::Partition { oneway: false })
         .fault(Duration::from_secs(10), Duration::from_millis(300), Fault::Hold)
@@ -138,22 +140,74 @@ fn failures_are_attributed_by_time_place_and_code() {
             Duration::from_secs(5),
             Fault::RstStream { after_messages: 1, every: 1 },
         )
-        .fault(Duration::from_secs(30), Duration::from_secs(5), Fault::TrailersOnly { code: 14, every: 1 });
+        .fault(Duration::from_secs(30), Duration::from_secs(5), Fault::TrailersOnly { code: 14, every: 1 })
+        .fault(Duration::from_secs(40), Duration::from_secs(1), Fault::Partition { oneway: false })
+        .fault(Duration::from_secs(50), Duration::from_secs(1), Fault::SlowHandler { delay_ms: 3_000 });
+    let link = |client: &str| Scope::Link { client: client.to_owned() };
+    let refused = |at_us: u64, host: &str| Event {
+        at_us,
+        host: host.into(),
+        kind: EventKind::Connect { to: "server".into(), ok: false, since_us: at_us - 1_000 },
+    };
     let events = vec![
+        // The first partition met client-0's traffic, and refused client-2 a connection.
         fault_event(S, &scenario, 0, Phase::Start, Scope::ClientLinks),
+        refused(S + S / 4, "client-2"),
+        fault_event(2 * S, &scenario, 0, Phase::Acted, link("client-0")),
         fault_event(2 * S, &scenario, 0, Phase::Heal, Scope::ClientLinks),
         fault_event(10 * S, &scenario, 1, Phase::Start, Scope::ClientLinks),
+        fault_event(10 * S + 300_000, &scenario, 1, Phase::Acted, link("client-0")),
         fault_event(10 * S + 300_000, &scenario, 1, Phase::Heal, Scope::ClientLinks),
         fault_event(21 * S, &scenario, 2, Phase::Acted, Scope::Call { call: 7 }),
         fault_event(31 * S, &scenario, 3, Phase::Acted, Scope::Call { call: 9 }),
+        // The second partition met no traffic at all.
+        fault_event(40 * S, &scenario, 4, Phase::Start, Scope::ClientLinks),
+        fault_event(41 * S, &scenario, 4, Phase::Heal, Scope::ClientLinks),
+        fault_event(50 * S, &scenario, 5, Phase::Acted, Scope::Call { call: 11 }),
     ];
+    let of = |client: &str, mut r: Record| {
+        r.call.client = client.to_owned();
+        r
+    };
+    let lived = |id, start_us, end_us, code| {
+        let mut r = failed_at(id, start_us, code);
+        r.call.end_us = end_us;
+        r.call.deadline_us = 60 * S;
+        r
+    };
+    let missed = |id, start_us, deadline_us| {
+        let mut r = failed_at(id, start_us, Code::DeadlineExceeded);
+        r.call.deadline_us = deadline_us;
+        r.call.end_us = start_us + deadline_us;
+        r
+    };
     let cases: Vec<(&str, Record, Vec<Property>)> = vec![
         ("during the partition", failed_at(1, S + S / 2, Code::Unavailable), vec![]),
         ("in its grace", failed_at(1, 2 * S + GRACE - 10_000, Code::Internal), vec![]),
         ("after its grace", failed_at(1, 2 * S + GRACE + 10_000, Code::Unavailable), vec![Property::Status]),
         ("before it", failed_at(1, S - 10_000, Code::Unavailable), vec![Property::Status]),
+        (
+            "a client whose link it never met",
+            of("client-1", failed_at(1, S + S / 2, Code::Unavailable)),
+            vec![Property::Status],
+        ),
+        (
+            "a client it refused a connection",
+            of("client-2", failed_at(1, S + S / 2, Code::Unavailable)),
+            vec![],
+        ),
+        (
+            "a call that lived through it and failed in clean time",
+            lived(1, S / 2, 5 * S, Code::Unavailable),
+            vec![Property::Status],
+        ),
         ("a short hold may only delay", failed_at(1, 10 * S, Code::Internal), vec![Property::Status]),
-        ("a short hold may cause a deadline", failed_at(1, 10 * S, Code::DeadlineExceeded), vec![]),
+        ("a deadline that fell in a short hold", missed(1, 9 * S, S + S / 10), vec![]),
+        (
+            "a deadline that fell long after a short hold",
+            missed(1, 9 * S + S / 2, 5 * S),
+            vec![Property::Status],
+        ),
         ("the reset call", failed_at(7, 21 * S - 2_000, Code::Cancelled), vec![]),
         (
             "a neighbour of the reset call",
@@ -166,6 +220,12 @@ fn failures_are_attributed_by_time_place_and_code() {
             failed_at(9, 31 * S - 1_000, Code::Internal),
             vec![Property::Status],
         ),
+        (
+            "a partition that met no traffic",
+            failed_at(1, 40 * S + S / 2, Code::Unavailable),
+            vec![Property::Status],
+        ),
+        ("a deadline that fell while its handler was held", missed(11, 50 * S, 2 * S + S / 2), vec![]),
     ];
     for (what, r, want) in cases {
         assert_eq!(properties(&scenario, &[r], &events), want, "{what}");
@@ -173,7 +233,25 @@ fn failures_are_attributed_by_time_place_and_code() {
     // A violation names the nearest fault window.
     let late = failed_at(1, 3 * S + S / 2, Code::Unavailable);
     let v = check(&Tutorial::default(), &scenario, &[late], &events, &net(), 100 * S);
-    assert!(v[0].detail.contains("nearest fault: partition on client links 1.000s..2.000s"), "{}", v[0]);
+    assert!(v[0].detail.contains("nearest fault: partition on client-0's link 1.000s..2.000s"), "{}", v[0]);
+}
+
+/// The share of a run in which a failure could be excused: fault windows plus the grace, merged.
+#[test]
+fn excusable_time_is_the_union_of_windows_and_their_grace() {
+    use faultline_sim::check::{Window, excusable_us};
+    let w = |start_us, end_us| Window {
+        fault: "hold",
+        scope: Scope::ClientLinks,
+        start_us,
+        end_us,
+        codes: vec![],
+    };
+    assert_eq!(excusable_us(&[], 10, 1_000), 0);
+    assert_eq!(excusable_us(&[w(100, 200)], 10, 1_000), 110);
+    // Overlapping and nested windows count once; the run's end cuts them.
+    assert_eq!(excusable_us(&[w(100, 200), w(150, 400), w(160, 170)], 10, 1_000), 310);
+    assert_eq!(excusable_us(&[w(900, u64::MAX)], 10, 1_000), 100);
 }
 
 #[test]

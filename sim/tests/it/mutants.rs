@@ -16,7 +16,12 @@ fn expected(mutant: Mutant) -> &'static [Property] {
         Mutant::SegmentTruncation | Mutant::ElapsedRounded => &[SUMMARY],
         Mutant::DefaultFeatureOnMiss | Mutant::ExclusiveEdges | Mutant::DropLastMessage => &[STREAM_ORDER],
         Mutant::EchoNewNote | Mutant::SharedChat => &[CHAT],
-        Mutant::Unavailable | Mutant::IdleTimeout | Mutant::SlotLeak => &[Property::Status],
+        Mutant::Unavailable
+        | Mutant::IdleTimeout
+        | Mutant::SlotLeak
+        | Mutant::HeldBackReplies
+        | Mutant::SlowStreamTimeout => &[Property::Status],
+        Mutant::StuckAfterRestart => &[Property::Recovery],
         Mutant::AspectRatioPanic => &[Property::Panic],
         Mutant::LingeringHandler => &[Property::HandlerLeak],
     }

@@ -37,9 +37,14 @@ pub fn call_input() -> impl Strategy<Value = CallInput> {
         rectangle().prop_map(|(lo, hi)| CallInput::ListFeatures { lo, hi }),
         proptest::collection::vec(point(), 0..6).prop_map(|points| CallInput::RecordRoute { points }),
         // Few distinct locations, so notes repeat them and chats reply.
-        proptest::collection::vec((0..2i32, 0..2i32), 0..6).prop_map(|locations| CallInput::RouteChat {
-            notes: locations.into_iter().enumerate().map(|(i, p)| (format!("n{i}"), p)).collect(),
-        }),
+        (proptest::collection::vec((0..2i32, 0..2i32), 0..6), any::<bool>()).prop_map(
+            |(locations, lockstep)| {
+                CallInput::RouteChat {
+                    notes: locations.into_iter().enumerate().map(|(i, p)| (format!("n{i}"), p)).collect(),
+                    lockstep,
+                }
+            }
+        ),
     ]
 }
 

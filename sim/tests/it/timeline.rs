@@ -88,6 +88,7 @@ fn report(
         faults: BTreeMap::new(),
         codes: BTreeMap::new(),
         sim_time_us,
+        excusable_us: 0,
         violations: Vec::new(),
         trace_hash: hash_events(&events),
         events,
@@ -107,8 +108,8 @@ fn synthetic() -> (Scenario, RunReport) {
     let conn = || Scope::Connection { client: "client-1".into(), conn: 2 };
     let mut events = vec![
         event(0, "server", EventKind::Host { state: HostState::Start }),
-        event(1_000, "client-0", EventKind::Connect { to: "server".into(), ok: true }),
-        event(1_000, "client-10", EventKind::Connect { to: "server".into(), ok: false }),
+        event(1_000, "client-0", EventKind::Connect { to: "server".into(), ok: true, since_us: 1_000 }),
+        event(1_000, "client-10", EventKind::Connect { to: "server".into(), ok: false, since_us: 1_000 }),
         fault(100_000, "sim", 0, Phase::Start, 0, Scope::ClientLinks, "clients <-/-> server"),
         fault(120_000, "proxy", 1, Phase::Acted, 1, conn(), "stream 3 <reset>"),
         fault(120_000, "proxy", 1, Phase::Acted, 1, conn(), "stream 5 <reset>"),
