@@ -227,8 +227,8 @@ pub fn check<S: System>(
     for r in records {
         let c = &r.call;
         let mut fail = |property, detail: String| out.push(Violation { property, call: Some(c.id), detail });
-        check_status(c, &windows, grace, &mut fail);
-        check_deadline(c, net, &mut fail);
+        check_status(c, &windows, net, grace, &mut fail);
+        check_deadline(c, net, &windows, grace, &mut fail);
         let context = CallContext { net, handler: handlers.get(&c.id).copied() };
         system.check_call(r, &context, &mut fail);
         check_handler(c, handlers.get(&c.id), grace, run_end_us, &mut fail);
@@ -259,18 +259,39 @@ pub fn seconds(us: u64) -> String {
     if us == u64::MAX { "the end".to_owned() } else { format!("{:.3}s", us as f64 / 1e6) }
 }
 
-/// When a failed call failed: when it ended, or, for DEADLINE_EXCEEDED, when its deadline fell
-/// (a fault excuses a missed deadline only if the deadline fell while it acted, or in its grace;
-/// a DEADLINE_EXCEEDED long before the deadline is the server's own doing).
-fn failed_at(r: &CallSummary) -> u64 {
-    if r.code == Code::DeadlineExceeded { r.start_us + r.deadline_us } else { r.end_us }
+/// How far past or short of its deadline a call may end: a tick and the slowest link latency.
+fn deadline_slack(net: &NetParams) -> u64 {
+    (net.tick + net.max_latency).as_micros() as u64
 }
 
-fn check_status(r: &CallSummary, windows: &[Window], grace: u64, fail: &mut impl FnMut(Property, String)) {
+/// The call ended DEADLINE_EXCEEDED well before its deadline.
+fn early_deadline(r: &CallSummary, net: &NetParams) -> bool {
+    r.code == Code::DeadlineExceeded
+        && r.end_us.saturating_sub(r.start_us) + deadline_slack(net) < r.deadline_us
+}
+
+/// When a failed call failed: when it ended, or, for a missed deadline, when its deadline fell
+/// (a fault excuses a missed deadline only if the deadline fell while it acted, or in its
+/// grace). A DEADLINE_EXCEEDED well before the deadline failed when it ended.
+fn failed_at(r: &CallSummary, net: &NetParams) -> u64 {
+    if r.code == Code::DeadlineExceeded && !early_deadline(r, net) {
+        r.start_us + r.deadline_us
+    } else {
+        r.end_us
+    }
+}
+
+fn check_status(
+    r: &CallSummary,
+    windows: &[Window],
+    net: &NetParams,
+    grace: u64,
+    fail: &mut impl FnMut(Property, String),
+) {
     if r.code == Code::Ok || (r.code == Code::Cancelled && r.cancelled_by_client) {
         return;
     }
-    let at = failed_at(r);
+    let at = failed_at(r, net);
     let overlaps = |w: &Window| w.start_us <= at && at <= w.end_us.saturating_add(grace);
     let explained =
         windows.iter().any(|w| w.scope.covers(&r.client, r.id) && w.codes.contains(&r.code) && overlaps(w));
@@ -320,9 +341,15 @@ fn check_status(r: &CallSummary, windows: &[Window], grace: u64, fail: &mut impl
     );
 }
 
-fn check_deadline(r: &CallSummary, net: &NetParams, fail: &mut impl FnMut(Property, String)) {
+fn check_deadline(
+    r: &CallSummary,
+    net: &NetParams,
+    windows: &[Window],
+    grace: u64,
+    fail: &mut impl FnMut(Property, String),
+) {
     let lasted = r.end_us.saturating_sub(r.start_us);
-    let slack = (net.tick + net.max_latency).as_micros() as u64;
+    let slack = deadline_slack(net);
     if lasted > r.deadline_us + slack {
         fail(
             Property::Deadline,
@@ -332,7 +359,14 @@ fn check_deadline(r: &CallSummary, net: &NetParams, fail: &mut impl FnMut(Proper
             ),
         );
     }
-    if r.code == Code::DeadlineExceeded && lasted + slack < r.deadline_us {
+    // Only an injected status says DEADLINE_EXCEEDED before the deadline on purpose.
+    let injected = |w: &Window| {
+        w.fault == "trailers-only"
+            && w.scope.covers(&r.client, r.id)
+            && w.start_us <= r.end_us
+            && r.end_us <= w.end_us.saturating_add(grace)
+    };
+    if early_deadline(r, net) && !windows.iter().any(injected) {
         fail(
             Property::Deadline,
             format!(

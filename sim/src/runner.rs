@@ -120,7 +120,15 @@ pub fn run_stepping<S: System>(
         trace.record_at(sim_time_us, crate::network::HOST, kind);
     }
     let events = trace.take_events();
-    let mut violations = check::check(&**system, scenario, &records, &events, &world.net, sim_time_us);
+    // The oracle is the user's code too: a panic in it is a finding of this seed, not a crash
+    // of the sweep.
+    let (checked, oracle_panics) =
+        catching_panics(|| check::check(&**system, scenario, &records, &events, &world.net, sim_time_us));
+    let mut violations = checked.unwrap_or_default();
+    for (message, location) in oracle_panics {
+        let detail = format!("the checks panicked at {location}: {message}");
+        violations.push(Violation { property: Property::Panic, call: None, detail });
+    }
     if let Some(error) = error {
         let detail = format!("the simulation did not complete: {error}");
         violations.push(Violation { property: Property::Deadline, call: None, detail });

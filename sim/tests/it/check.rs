@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use faultline_sim::World;
 use faultline_sim::check::{Property, check};
 use faultline_sim::fault::{Fault, NetParams};
 use faultline_sim::system::{CallRecord, CallSummary};
 use faultline_sim::trace::{Event, EventKind, FaultEvent, Phase, Scope};
+use faultline_sim::{System, World};
 use faultline_tutorial::Scenario;
 use faultline_tutorial::check::{CHAT, STREAM_ORDER, SUMMARY};
 use faultline_tutorial::{CallInput, Reply, Tutorial};
@@ -150,7 +150,8 @@ fn failures_are_attributed_by_cause_time_place_and_code() {
         kind: EventKind::Connect { to: "server".into(), ok: false, since_us: at_us - 1_000 },
     };
     let events = vec![
-        // The first partition met client-0's traffic, and refused client-2 a connection.
+        // The first partition broke client-0's connection (bytes it wrote at 1 s never
+        // arrived), and refused client-2 a connection.
         fault_event(S, &scenario, 0, Phase::Start, Scope::ClientLinks),
         refused(S + S / 4, "client-2"),
         fault_event(2 * S, &scenario, 0, Phase::Acted, link("client-0")),
@@ -164,6 +165,11 @@ fn failures_are_attributed_by_cause_time_place_and_code() {
         fault_event(40 * S, &scenario, 4, Phase::Start, Scope::ClientLinks),
         fault_event(41 * S, &scenario, 4, Phase::Heal, Scope::ClientLinks),
         fault_event(50 * S, &scenario, 5, Phase::Acted, Scope::Call { call: 11 }),
+        Event {
+            at_us: 99 * S,
+            host: "sim".into(),
+            kind: EventKind::Lost { from: "client-0".into(), to: "server".into(), lost_at_us: S, bytes: 9 },
+        },
     ];
     let of = |client: &str, mut r: Record| {
         r.call.client = client.to_owned();
@@ -234,6 +240,79 @@ fn failures_are_attributed_by_cause_time_place_and_code() {
     let late = failed_at(1, 3 * S + S / 2, Code::Unavailable);
     let v = check(&Tutorial::default(), &scenario, &[late], &events, &net(), 100 * S);
     assert!(v[0].detail.contains("nearest fault: partition on client-0's link 1.000s..2.000s"), "{}", v[0]);
+}
+
+/// A link fault broke a client's connection only if bytes written on it never arrived; a
+/// connection that survived the stall excuses a missed deadline, never a failure. A broken
+/// connection's act lasts until the client's last read on it (answers keep arriving while its
+/// other direction works), and the grace covers the keepalive after that.
+#[test]
+fn a_link_fault_excuses_failures_only_on_the_connections_it_broke() {
+    let scenario =
+        Scenario::new("t").fault(Duration::from_secs(1), Duration::from_secs(1), Fault::Loss { rate: 0.1 });
+    let link = |client: &str| Scope::Link { client: client.to_owned() };
+    let at = |at_us: u64, host: &str, kind: EventKind| Event { at_us, host: host.into(), kind };
+    let lost = |from: &str, to: &str, lost_at_us: u64| EventKind::Lost {
+        from: from.into(),
+        to: to.into(),
+        lost_at_us,
+        bytes: 17,
+    };
+    let events = vec![
+        at(0, "client-0", EventKind::Connect { to: "server".into(), ok: true, since_us: 0 }),
+        at(0, "client-1", EventKind::Connect { to: "server".into(), ok: true, since_us: 0 }),
+        fault_event(S, &scenario, 0, Phase::Start, Scope::ClientLinks),
+        fault_event(2 * S, &scenario, 0, Phase::Acted, link("client-0")),
+        fault_event(2 * S, &scenario, 0, Phase::Acted, link("client-1")),
+        fault_event(2 * S, &scenario, 0, Phase::Heal, Scope::ClientLinks),
+        // client-0's connection keeps reading answers until 4 s: it dies a keepalive later.
+        at(4 * S, "client-0", EventKind::Received { call: 50, seq: 0, message: String::new() }),
+        at(100 * S, "sim", lost("server", "client-0", S + S / 2)),
+    ];
+    let of = |client: &str, mut r: Record| {
+        r.call.client = client.to_owned();
+        r
+    };
+    let cases: Vec<(&str, Record, Vec<Property>)> = vec![
+        (
+            "the broken connection, after the loss",
+            of("client-0", failed_at(1, S + S / 2, Code::Unavailable)),
+            vec![],
+        ),
+        (
+            "the broken connection, before the loss",
+            of("client-0", failed_at(1, S + S / 4, Code::Unavailable)),
+            vec![Property::Status],
+        ),
+        (
+            "the broken connection, dying after its last read",
+            of("client-0", failed_at(1, 4 * S + GRACE - 10_000, Code::Unavailable)),
+            vec![],
+        ),
+        (
+            "the broken connection, failing a grace after its last read",
+            of("client-0", failed_at(1, 4 * S + GRACE + 10_000, Code::Unavailable)),
+            vec![Property::Status],
+        ),
+        (
+            "a connection that survived",
+            of("client-1", failed_at(1, S + S / 2, Code::Unavailable)),
+            vec![Property::Status],
+        ),
+        (
+            "a connection that survived, a missed deadline",
+            {
+                let mut r = of("client-1", failed_at(1, S, Code::DeadlineExceeded));
+                r.call.deadline_us = S / 2;
+                r.call.end_us = S + S / 2;
+                r
+            },
+            vec![],
+        ),
+    ];
+    for (what, r, want) in cases {
+        assert_eq!(properties(&scenario, &[r], &events), want, "{what}");
+    }
 }
 
 /// The share of a run in which a failure could be excused: fault windows plus the grace, merged.
@@ -316,4 +395,65 @@ fn elapsed_time_is_the_whole_seconds_the_handler_ran() {
     // On a second's edge, either side of it (two ticks of slack).
     assert_eq!(properties(&smoke, &[with(1)], &ran(2_000_500)), vec![]);
     assert_eq!(properties(&smoke, &[with(2)], &ran(2_000_500)), vec![]);
+}
+
+/// The tutorial, with an oracle that panics on every history.
+struct PanickingOracle(Tutorial);
+
+impl System for PanickingOracle {
+    type Op = CallInput;
+    type Reply = Reply;
+
+    fn routes(&self, start: &faultline_sim::ServerStart) -> tonic::service::Routes {
+        self.0.routes(start)
+    }
+
+    fn generate(&self, rng: &mut faultline_sim::rand_chacha::ChaCha8Rng) -> CallInput {
+        self.0.generate(rng)
+    }
+
+    async fn perform(&self, op: CallInput, call: faultline_sim::Call<Reply>) -> Result<(), tonic::Status> {
+        self.0.perform(op, call).await
+    }
+
+    fn check_history(&self, _: &[Record]) -> Vec<faultline_sim::Violation> {
+        panic!("the oracle's own bug");
+    }
+}
+
+/// An oracle that panics is a `panic` finding of the run, with its seed, not a crash of the
+/// sweep.
+#[test]
+fn an_oracle_that_panics_is_a_panic_finding_of_its_run() {
+    let system = std::sync::Arc::new(PanickingOracle(Tutorial::default()));
+    let report = faultline_sim::run(&system, &Scenario::new("smoke").calls_per_client(2), 3);
+    assert_eq!(report.seed, 3);
+    let panics: Vec<_> = report.violations.iter().filter(|v| v.property == Property::Panic).collect();
+    assert_eq!(panics.len(), 1, "{:?}", report.violations);
+    assert!(panics[0].detail.contains("the oracle's own bug"), "{}", panics[0]);
+}
+
+/// DEADLINE_EXCEEDED long before the deadline is the server giving up on its own (an idle
+/// timeout, say), unless a fault injected that status into the call.
+#[test]
+fn a_deadline_exceeded_well_before_the_deadline_is_a_deadline_violation() {
+    let early = |id| {
+        let mut r = failed_at(id, S, Code::DeadlineExceeded);
+        r.call.deadline_us = 5 * S;
+        r.call.end_us = 2 * S;
+        r
+    };
+    assert_eq!(
+        properties(&Scenario::new("smoke"), &[early(1)], &[]),
+        vec![Property::Status, Property::Deadline]
+    );
+    let injected = Scenario::new("t").fault(
+        Duration::from_secs(1),
+        Duration::from_secs(5),
+        Fault::TrailersOnly { code: 4, every: 1 },
+    );
+    let acted = [fault_event(2 * S, &injected, 0, Phase::Acted, Scope::Call { call: 1 })];
+    assert_eq!(properties(&injected, &[early(1)], &acted), vec![]);
+    // On another call, the injection excuses nothing.
+    assert_eq!(properties(&injected, &[early(2)], &acted), vec![Property::Status, Property::Deadline]);
 }
