@@ -92,13 +92,17 @@ pub fn windows<O>(scenario: &Scenario<O>, events: &[Event], net: &NetParams) -> 
                     out.push(Window { fault: f.fault, scope, start_us, end_us: e.at_us, codes });
                     continue;
                 };
-                if !codes.contains(&Code::Unavailable) {
+                // A stall (hold, latency) breaks a connection by outlasting keepalive, which
+                // `may_cause` judges from its length; a partition or a lossy link breaks it by
+                // dropping bytes.
+                let drops = matches!(timed.fault, Fault::Partition { .. } | Fault::Loss { .. });
+                if !drops || !codes.contains(&Code::Unavailable) {
                     out.push(Window { fault: f.fault, scope, start_us, end_us: e.at_us, codes });
                     continue;
                 }
-                // A link fault that may break connections broke this client's only if bytes
-                // written on it while the fault was on never arrived; otherwise the
-                // connection survived a stall, which excuses delay, never failure.
+                // A partition or loss broke this client's connection only if bytes written on
+                // it while the fault was on never arrived; otherwise the connection survived a
+                // stall, which excuses delay, never failure.
                 let delay: Vec<Code> = codes.iter().copied().filter(|c| DELAY.contains(c)).collect();
                 let broken = lost
                     .iter()
