@@ -122,14 +122,17 @@ pub fn windows<O>(scenario: &Scenario<O>, events: &[Event], net: &NetParams) -> 
             (Injector::Network, Phase::Heal) => {
                 open.remove(&f.index);
                 let start_us = started.get(&f.index).copied().unwrap_or(e.at_us);
-                let mut met: Vec<&str> =
-                    refused.iter().filter(|r| r.1 <= e.at_us && r.2 >= start_us).map(|r| r.0).collect();
-                met.sort_unstable();
-                met.dedup();
-                for client in met {
+                // An attempt that began while the fault was on fails when it gives up, which
+                // may be later (tonic reports it to the next call it makes).
+                let mut met: BTreeMap<&str, u64> = BTreeMap::new();
+                for &(client, _, failed) in refused.iter().filter(|r| r.1 <= e.at_us && r.2 >= start_us) {
+                    let end = met.entry(client).or_insert(e.at_us);
+                    *end = (*end).max(failed);
+                }
+                for (client, end_us) in met {
                     let scope = Scope::Link { client: client.to_owned() };
                     let codes = codes.clone();
-                    out.push(Window { fault: f.fault, scope, start_us, end_us: e.at_us, codes });
+                    out.push(Window { fault: f.fault, scope, start_us, end_us, codes });
                 }
             }
             (Injector::Server | Injector::Proxy, Phase::Acted) => {
