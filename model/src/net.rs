@@ -340,11 +340,31 @@ pub fn channel(from: &str, target: &str, net: &NetParams, trace: &Trace, traffic
             let (from, target, host, trace, traffic) =
                 (from.clone(), target.clone(), host.clone(), trace.clone(), traffic.clone());
             async move {
-                let since_us = crate::trace::sim_now_us();
+                // An attempt tonic gives up on (its connect timeout drops this future) failed too.
+                let mut attempt =
+                    Attempt { trace, from, to: host, since_us: crate::trace::sim_now_us(), ok: None };
                 let result = TcpStream::connect(target.as_str()).await;
-                trace.record(&from, EventKind::Connect { to: host.clone(), ok: result.is_ok(), since_us });
-                result.map(|stream| TokioIo::new(metered(stream, &from, &host, &traffic)))
+                attempt.ok = Some(result.is_ok());
+                result.map(|stream| TokioIo::new(metered(stream, &attempt.from, &attempt.to, &traffic)))
             }
         }));
     Deadline::new(channel)
+}
+
+/// One connection attempt of a client: recorded as a `Connect` event when it ends, however it
+/// ends (done, or dropped by a connect timeout).
+struct Attempt {
+    trace: Trace,
+    from: String,
+    to: String,
+    since_us: u64,
+    ok: Option<bool>,
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        let kind =
+            EventKind::Connect { to: self.to.clone(), ok: self.ok == Some(true), since_us: self.since_us };
+        self.trace.record(&self.from, kind);
+    }
 }

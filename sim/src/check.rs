@@ -130,7 +130,13 @@ pub fn windows<O>(scenario: &Scenario<O>, events: &[Event], net: &NetParams) -> 
                     *end = (*end).max(failed);
                 }
                 for (client, end_us) in met {
-                    let scope = Scope::Link { client: client.to_owned() };
+                    // The proxy dials the server for one client's connection, and fails it
+                    // when it cannot: its failed attempts reach whichever client it was.
+                    let scope = if client == crate::proxy::HOST {
+                        Scope::Server
+                    } else {
+                        Scope::Link { client: client.to_owned() }
+                    };
                     let codes = codes.clone();
                     out.push(Window { fault: f.fault, scope, start_us, end_us, codes });
                 }
