@@ -107,8 +107,18 @@ pub fn windows<O>(scenario: &Scenario<O>, events: &[Event], net: &NetParams) -> 
                 let broken = lost
                     .iter()
                     .filter(|(from, to, at)| {
-                        // A partition also drops what was in flight when it began.
+                        // A partition also drops what was in flight when it began: written a
+                        // link latency before, or since a hold on the link began.
+                        let held_since = scenario
+                            .faults
+                            .iter()
+                            .filter(|h| {
+                                h.fault == Fault::Hold && (h.start_us()..h.heal_us()).contains(&start_us)
+                            })
+                            .map(|h| h.start_us())
+                            .min();
                         let since = start_us.saturating_sub(net.max_latency.as_micros() as u64);
+                        let since = held_since.map_or(since, |h| h.min(since));
                         (from == client || to == client) && (since..=e.at_us).contains(at)
                     })
                     .map(|(_, _, at)| *at)

@@ -108,6 +108,13 @@ impl NetworkInjector {
 
     fn start(&mut self, sim: &mut turmoil::Sim<'_>, action: &Action) {
         let fault = &action.fault.fault;
+        // A partition drops what is in flight on the links it cuts, held messages included.
+        if matches!(fault, Fault::Partition { .. }) {
+            for (client, count) in self.in_flight(sim) {
+                let what = format!("{count} messages in flight dropped");
+                self.record_on(action, Scope::Link { client }, count, what);
+            }
+        }
         let target = self.target.as_str();
         for c in self.clients.iter().map(String::as_str) {
             match *fault {
