@@ -11,7 +11,8 @@
 //!   without a call id matches none of those) — that may cause the call's code
 //!   (`Fault::may_cause`: a stall the connection survives causes DEADLINE_EXCEEDED only), and
 //!   only if the call failed while that act lasted or within the grace after it
-//!   (`NetParams::grace`); for DEADLINE_EXCEEDED, when its deadline fell. Anything else is a
+//!   (`NetParams::grace`); a missed deadline, if the act came during the call's life (a stall
+//!   delays all that follows it). Anything else is a
 //!   violation naming the call, its code and time, and the nearest fault window. So a call
 //!   that fails in clean time fails the run, however long it lived through faults before.
 //! - the oracle's properties (the tutorial's **stream-order**, **summary**, **chat**; a user's
@@ -293,9 +294,8 @@ fn early_deadline(r: &CallSummary, net: &NetParams) -> bool {
         && r.end_us.saturating_sub(r.start_us) + deadline_slack(net) < r.deadline_us
 }
 
-/// When a failed call failed: when it ended, or, for a missed deadline, when its deadline fell
-/// (a fault excuses a missed deadline only if the deadline fell while it acted, or in its
-/// grace). A DEADLINE_EXCEEDED well before the deadline failed when it ended.
+/// When a failed call failed: when it ended, or, for a missed deadline, when its deadline fell.
+/// A DEADLINE_EXCEEDED well before the deadline failed when it ended.
 fn failed_at(r: &CallSummary, net: &NetParams) -> u64 {
     if r.code == Code::DeadlineExceeded && !early_deadline(r, net) {
         r.start_us + r.deadline_us
@@ -315,7 +315,14 @@ fn check_status(
         return;
     }
     let at = failed_at(r, net);
-    let overlaps = |w: &Window| w.start_us <= at && at <= w.end_us.saturating_add(grace);
+    // A missed deadline is excused by a stall on its path at any time of its life: a stall
+    // delays everything after it, so the deadline may fall long after the stall. Any other
+    // failure must come while its cause acted, or within the grace after.
+    let missed = r.code == Code::DeadlineExceeded && !early_deadline(r, net);
+    let overlaps = |w: &Window| {
+        let from = if missed { r.start_us } else { at };
+        w.start_us <= at && from <= w.end_us.saturating_add(grace)
+    };
     let explained =
         windows.iter().any(|w| w.scope.covers(&r.client, r.id) && w.codes.contains(&r.code) && overlaps(w));
     if explained {

@@ -29,6 +29,9 @@ pub struct NetworkInjector {
     trace: Trace,
     /// Traffic at each open fault's start, by fault index, and the connections it cut then.
     at_start: BTreeMap<usize, (Snapshot, u64)>,
+    /// The link faults on now, by index: when one heals, the others still hold (turmoil's
+    /// links have one state, so a heal would otherwise end overlapping faults too).
+    active: BTreeMap<usize, Fault>,
 }
 
 impl NetworkInjector {
@@ -58,6 +61,7 @@ impl NetworkInjector {
             traffic: traffic.clone(),
             trace: trace.clone(),
             at_start: BTreeMap::new(),
+            active: BTreeMap::new(),
         }
     }
 
@@ -115,23 +119,9 @@ impl NetworkInjector {
                 self.record_on(action, Scope::Link { client }, count, what);
             }
         }
-        let target = self.target.as_str();
-        for c in self.clients.iter().map(String::as_str) {
-            match *fault {
-                Fault::Latency { latency_ms, jitter_ms } => {
-                    sim.set_link_latency(c, target, Duration::from_millis(latency_ms));
-                    sim.set_link_max_message_latency(
-                        c,
-                        target,
-                        Duration::from_millis(latency_ms + jitter_ms),
-                    );
-                }
-                Fault::Hold => sim.hold(c, target),
-                Fault::Partition { oneway: false } => sim.partition(c, target),
-                Fault::Partition { oneway: true } => sim.partition_oneway(target, c),
-                Fault::Loss { rate } => sim.set_link_fail_rate(c, target, rate),
-                _ => {}
-            }
+        self.apply(sim, fault);
+        if *fault != Fault::CrashBounce {
+            self.active.insert(action.index, fault.clone());
         }
         let mut cut = 0;
         if *fault == Fault::CrashBounce {
@@ -154,12 +144,39 @@ impl NetworkInjector {
         self.record(action, Phase::Start, 0, detail);
     }
 
+    /// Puts a link fault on every client's link.
+    fn apply(&self, sim: &mut turmoil::Sim<'_>, fault: &Fault) {
+        let target = self.target.as_str();
+        for c in self.clients.iter().map(String::as_str) {
+            match *fault {
+                Fault::Latency { latency_ms, jitter_ms } => {
+                    sim.set_link_latency(c, target, Duration::from_millis(latency_ms));
+                    sim.set_link_max_message_latency(
+                        c,
+                        target,
+                        Duration::from_millis(latency_ms + jitter_ms),
+                    );
+                }
+                Fault::Hold => sim.hold(c, target),
+                Fault::Partition { oneway: false } => sim.partition(c, target),
+                Fault::Partition { oneway: true } => sim.partition_oneway(target, c),
+                Fault::Loss { rate } => sim.set_link_fail_rate(c, target, rate),
+                _ => {}
+            }
+        }
+    }
+
     fn heal(&mut self, sim: &mut turmoil::Sim<'_>, action: &Action) {
         let fault = &action.fault.fault;
         let target = self.target.as_str();
+        self.active.remove(&action.index);
+        // Another fault of the same kind still on keeps the links as they are (a hold keeps
+        // holding what it holds).
+        let same = |f: &Fault| f.kind() == fault.kind();
+        let still_on = self.active.values().any(same);
         // Messages sitting on held links, counted before the release lets them go.
         let held = if *fault == Fault::Hold { self.in_flight(sim) } else { Vec::new() };
-        for c in self.clients.iter().map(String::as_str) {
+        for c in self.clients.iter().map(String::as_str).filter(|_| !still_on) {
             match *fault {
                 Fault::Latency { .. } => {
                     sim.set_link_latency(c, target, self.base_latency.0);
@@ -174,6 +191,10 @@ impl NetworkInjector {
                 }
                 _ => {}
             }
+        }
+        // What the heal undid of the faults still on, they put back.
+        for other in self.active.values() {
+            self.apply(sim, other);
         }
         let touched_host = if *fault == Fault::CrashBounce { &self.server } else { &self.target };
         let (before, cut) = self.at_start.remove(&action.index).unwrap_or_default();

@@ -209,9 +209,15 @@ fn failures_are_attributed_by_cause_time_place_and_code() {
         ),
         ("a short hold may only delay", failed_at(1, 10 * S, Code::Internal), vec![Property::Status]),
         ("a deadline that fell in a short hold", missed(1, 9 * S, S + S / 10), vec![]),
+        // A stall delays all that follows it: the deadline may fall long after.
         (
-            "a deadline that fell long after a short hold",
+            "a deadline that fell long after a short hold it lived through",
             missed(1, 9 * S + S / 2, 5 * S),
+            vec![],
+        ),
+        (
+            "a deadline missed by a call that began after the hold and its grace",
+            missed(1, 12 * S, 5 * S),
             vec![Property::Status],
         ),
         ("the reset call", failed_at(7, 21 * S - 2_000, Code::Cancelled), vec![]),
