@@ -30,6 +30,9 @@ pub struct RunReport {
     pub seed: u64,
     /// What the scenario expects of its runs.
     pub expect: Expect,
+    /// The property a caught scenario is about, if it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caught_by: Option<String>,
     /// Workload calls made (probes not counted).
     pub calls: usize,
     /// Workload calls that ended non-OK.
@@ -66,8 +69,14 @@ impl RunReport {
     pub fn as_expected(&self) -> bool {
         match self.expect {
             Expect::Pass => self.passed(),
-            Expect::Caught => !self.passed(),
+            Expect::Caught => self.caught(),
         }
+    }
+
+    /// A violation of the property the scenario expects to be caught by (of any, if it names
+    /// none).
+    pub fn caught(&self) -> bool {
+        self.violations.iter().any(|v| self.caught_by.as_ref().is_none_or(|p| v.property.to_string() == *p))
     }
 
     /// A `determinism` violation: the same seed gave another trace.

@@ -78,6 +78,10 @@ pub struct Scenario<O> {
     pub mutant: Option<String>,
     /// What the verdict should be.
     pub expect: Expect,
+    /// For a scenario expected to be caught: the property it is about (`summary`, `recovery`,
+    /// ...). A run counts as caught only by a violation of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caught_by: Option<String>,
     /// After the last fault heals, every client must get a call of every method through
     /// within this bound.
     pub recovery_ms: u64,
@@ -103,6 +107,7 @@ impl<O> Default for Scenario<O> {
             faults: Vec::new(),
             mutant: None,
             expect: Expect::Pass,
+            caught_by: None,
             recovery_ms: 10_000,
             limit_ms: 120_000,
         }
@@ -206,6 +211,13 @@ impl<O> Scenario<O> {
     /// Sets the expected verdict.
     pub fn expect(mut self, expect: Expect) -> Self {
         self.expect = expect;
+        self
+    }
+
+    /// Expects the scenario to be caught, by a violation of `property` (as the reports name it).
+    pub fn caught_by(mut self, property: impl std::fmt::Display) -> Self {
+        self.expect = Expect::Caught;
+        self.caught_by = Some(property.to_string());
         self
     }
 

@@ -212,7 +212,8 @@ impl<S: System> Harness<S> {
                     )),
                 ),
                 (Expect::Caught, _) => {
-                    (seeds.start(), Some("expected to be caught, but passed on every seed".to_owned()))
+                    let by = scenario.caught_by.as_ref().map_or_else(String::new, |p| format!(" by {p}"));
+                    (seeds.start(), Some(format!("expected to be caught{by}, but was not on any seed")))
                 }
             };
             let report = run(&self.system, &sweep.variant(i, seed), seed);

@@ -174,6 +174,7 @@ pub fn run_stepping<S: System>(
         scenario: scenario.name.clone(),
         seed,
         expect: scenario.expect,
+        caught_by: scenario.caught_by.clone(),
         calls: workload.len(),
         failed_calls: workload.iter().filter(|r| r.code != Code::Ok).count(),
         faults,

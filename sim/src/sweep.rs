@@ -320,6 +320,7 @@ impl<S: System> Sweep<S> {
                 .map(|e| Expected {
                     name: e.scenario.name.clone(),
                     expect: e.scenario.expect,
+                    caught_by: e.scenario.caught_by.clone(),
                     allow_vacuous: e.allow_vacuous,
                 })
                 .collect(),
@@ -454,6 +455,8 @@ pub struct FaultSummary {
 pub struct Expected {
     pub name: String,
     pub expect: Expect,
+    /// The property a caught scenario must be caught by (any, if none).
+    pub caught_by: Option<String>,
     /// Vacuous on every seed is no failure.
     pub allow_vacuous: bool,
 }
@@ -548,8 +551,13 @@ impl Tally {
 
     /// Folds in one run of entry `entry`.
     pub fn add(&mut self, entry: usize, record: &RunRecord) {
-        let Expected { name, expect, allow_vacuous } = &self.scenarios[entry];
+        let Expected { name, expect, caught_by, allow_vacuous } = &self.scenarios[entry];
         let (expect, allow_vacuous) = (*expect, *allow_vacuous);
+        // A caught scenario's runs count as failing only when caught by its property.
+        let failing = match (expect, caught_by) {
+            (Expect::Caught, Some(property)) => record.violations.iter().any(|v| v.property == *property),
+            _ => !record.passed(),
+        };
         let swarm = self.swarm;
         let sum = self.summaries[entry].get_or_insert_with(|| Summary {
             scenario: if swarm { format!("{name} (swarm)") } else { name.clone() },
@@ -567,7 +575,6 @@ impl Tally {
             excusable_us: 0,
             wall_ms: 0,
         });
-        let failing = !record.passed();
         sum.seeds += 1;
         sum.failing += u64::from(failing);
         sum.vacuous += u64::from(record.vacuous);
@@ -773,7 +780,7 @@ mod tests {
     }
 
     fn expected(name: &str, expect: Expect, allow_vacuous: bool) -> Expected {
-        Expected { name: name.to_owned(), expect, allow_vacuous }
+        Expected { name: name.to_owned(), expect, caught_by: None, allow_vacuous }
     }
 
     fn record(seed: u64, violations: &[&str]) -> RunRecord {
@@ -826,6 +833,22 @@ mod tests {
         missed.add(0, &record(1, &["determinism"]));
         assert_eq!(missed.summaries()[0].verdict(), "NONDETERMINISTIC");
         assert_eq!(missed.findings().len(), 1);
+    }
+
+    #[test]
+    fn a_canary_that_names_its_property_is_caught_only_by_it() {
+        let by_summary = Expected {
+            name: "canary".into(),
+            expect: Expect::Caught,
+            caught_by: Some("summary".into()),
+            allow_vacuous: false,
+        };
+        let mut tally = Tally::new(vec![by_summary], false);
+        // Caught, but by another property (a service that also fails calls): not the canary's bug.
+        tally.add(0, &record(0, &["status"]));
+        assert_eq!((tally.summaries()[0].verdict().as_str(), tally.ok()), ("MISSED", false));
+        tally.add(0, &record(2, &["status", "summary"]));
+        assert_eq!((tally.summaries()[0].verdict().as_str(), tally.ok()), ("caught 1/2", true));
     }
 
     #[test]

@@ -962,6 +962,7 @@ mod tests {
             scenario: "t".to_owned(),
             seed: 1,
             expect: faultline_model::Expect::Pass,
+            caught_by: None,
             calls: 0,
             failed_calls: 0,
             faults: BTreeMap::new(),

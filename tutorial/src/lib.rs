@@ -21,7 +21,7 @@ pub use self::model::{Model, ModelFeature, ModelNote, Pt};
 pub use self::workload::{CallInput, InputGen, METHODS, Reply};
 use faultline_sim::check::Property;
 use faultline_sim::runner::RunReport;
-use faultline_sim::scenario::{Expect, ScenarioError};
+use faultline_sim::scenario::ScenarioError;
 use faultline_sim::server::SimClock;
 use faultline_sim::system::{Call, CallContext, CallRecord, ServerStart, System};
 
@@ -162,7 +162,7 @@ pub fn catalogue() -> Vec<Scenario> {
         Scenario::new("canary")
             .description("a service that truncates each route segment: the summary property must catch it")
             .mutant(Mutant::SegmentTruncation)
-            .expect(Expect::Caught),
+            .caught_by(check::SUMMARY),
     );
     all
 }

@@ -44,6 +44,9 @@ pub struct ScenarioInfo {
     /// What `faultline replay` takes: a catalogue name or a scenario file's path.
     pub replay_as: String,
     pub expect: Expect,
+    /// The property a caught scenario must be caught by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caught_by: Option<String>,
     /// A hash of every knob the scenario sets.
     pub fingerprint: String,
     /// Vacuous on every seed is allowed (`--allow-vacuous`).
@@ -82,6 +85,7 @@ impl Header {
                     name: e.scenario.name.clone(),
                     replay_as: e.replay_as.clone(),
                     expect: e.scenario.expect,
+                    caught_by: e.scenario.caught_by.clone(),
                     fingerprint: e.fingerprint(),
                     allow_vacuous: e.allow_vacuous,
                 })
@@ -98,7 +102,12 @@ impl Header {
         Tally::new(
             self.scenarios
                 .iter()
-                .map(|s| Expected { name: s.name.clone(), expect: s.expect, allow_vacuous: s.allow_vacuous })
+                .map(|s| Expected {
+                    name: s.name.clone(),
+                    expect: s.expect,
+                    caught_by: s.caught_by.clone(),
+                    allow_vacuous: s.allow_vacuous,
+                })
                 .collect(),
             self.swarm,
         )

@@ -463,3 +463,38 @@ fn a_deadline_exceeded_well_before_the_deadline_is_a_deadline_violation() {
     // On another call, the injection excuses nothing.
     assert_eq!(properties(&injected, &[early(2)], &acted), vec![Property::Status, Property::Deadline]);
 }
+
+/// The tutorial with a bug users write: state outside the simulation (a process-wide counter)
+/// that decides what a client does, so the same seed does something else the second time.
+struct Drifting(Tutorial, std::sync::atomic::AtomicU64);
+
+impl System for Drifting {
+    type Op = CallInput;
+    type Reply = Reply;
+
+    fn routes(&self, start: &faultline_sim::ServerStart) -> tonic::service::Routes {
+        self.0.routes(start)
+    }
+
+    fn generate(&self, rng: &mut faultline_sim::rand_chacha::ChaCha8Rng) -> CallInput {
+        let n = self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let op = self.0.generate(rng);
+        if n == 0 { CallInput::SayHello { name: "only the first run".into() } } else { op }
+    }
+
+    async fn perform(&self, op: CallInput, call: faultline_sim::Call<Reply>) -> Result<(), tonic::Status> {
+        self.0.perform(op, call).await
+    }
+}
+
+/// A system that does something else on the same seed fails `determinism`, end to end, with the
+/// first event that differs.
+#[test]
+fn a_system_that_drifts_between_runs_of_a_seed_fails_determinism() {
+    let system = std::sync::Arc::new(Drifting(Tutorial::default(), Default::default()));
+    let smoke = Scenario::new("smoke").clients(1).calls_per_client(3);
+    let report = faultline_sim::sweep::run_checked(&system, &smoke, 5, true);
+    let drift: Vec<_> = report.violations.iter().filter(|v| v.property == Property::Determinism).collect();
+    assert_eq!(drift.len(), 1, "{:?}", report.violations);
+    assert!(report.nondeterministic());
+}

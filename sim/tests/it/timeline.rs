@@ -83,6 +83,7 @@ fn report(
         scenario: scenario.name.clone(),
         seed: 42,
         expect: scenario.expect,
+        caught_by: None,
         calls: records.len(),
         failed_calls: records.iter().filter(|r| r.code != Code::Ok).count(),
         faults: BTreeMap::new(),
