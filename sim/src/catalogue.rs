@@ -45,13 +45,16 @@ pub fn faults<O>() -> Vec<Scenario<O>> {
             .description("the server crashes mid-workload and restarts with empty per-call state")
             .fault(ms(120), ms(800), Fault::CrashBounce),
         Scenario::new("crash-storm")
-            .description("the server crashes four times, 200 ms each, while every client has calls in flight")
-            .concurrency(4)
-            .think(ms(5))
-            .fault(ms(300), ms(200), Fault::CrashBounce)
-            .fault(ms(900), ms(200), Fault::CrashBounce)
-            .fault(ms(1_500), ms(200), Fault::CrashBounce)
-            .fault(ms(2_100), ms(200), Fault::CrashBounce),
+            .description("the server crashes six times, 100 ms each, while every client has calls in flight")
+            .calls_per_client(200)
+            .concurrency(8)
+            .think(ms(10))
+            .fault(ms(200), ms(100), Fault::CrashBounce)
+            .fault(ms(500), ms(100), Fault::CrashBounce)
+            .fault(ms(800), ms(100), Fault::CrashBounce)
+            .fault(ms(1_100), ms(100), Fault::CrashBounce)
+            .fault(ms(1_400), ms(100), Fault::CrashBounce)
+            .fault(ms(1_700), ms(100), Fault::CrashBounce),
         Scenario::new("lossy")
             .description(
                 "client links drop messages at random for 2 s; keepalive and deadlines keep calls finite",

@@ -126,6 +126,17 @@ impl NetworkInjector {
         let mut cut = 0;
         if *fault == Fault::CrashBounce {
             cut = self.traffic.open_with(&self.server);
+            // What the server sent in its last moments dies with it (its socket buffers): the
+            // messages still in flight on its links are dropped.
+            let peers: Vec<String> =
+                if self.target == self.server { self.clients.clone() } else { vec![self.target.clone()] };
+            for peer in &peers {
+                sim.partition(peer.as_str(), self.server.as_str());
+                sim.repair(peer.as_str(), self.server.as_str());
+            }
+            for other in self.active.values() {
+                self.apply(sim, other);
+            }
             sim.crash(self.server.as_str());
             self.trace.record(&self.server, EventKind::Host { state: HostState::Crash });
         }

@@ -27,10 +27,14 @@ use tonic::{Code, Status};
 pub use crate::model::{Op, Reply, account, transfer_id};
 use crate::proto::ledger_client::LedgerClient;
 use crate::proto::{BalanceRequest, TransferRequest};
-use crate::service::{Book, LedgerService};
+use crate::service::{Book, Keys, LedgerService};
 
 /// The bug, by the name scenario files give it: transfer ids are not idempotency keys.
 pub const BUG: &str = "no-idempotency-key";
+
+/// A bug only crashes reveal: the idempotency keys live in the server's memory, not in the
+/// book, so a transfer retried across a restart is applied twice (`--mutant volatile-keys`).
+pub const VOLATILE_KEYS: &str = "volatile-keys";
 
 /// How long the client waits before retrying a transfer that failed UNAVAILABLE.
 const BACKOFF: Duration = Duration::from_millis(50);
@@ -52,8 +56,12 @@ impl System for Ledger {
     type Reply = Reply;
 
     fn routes(&self, start: &ServerStart) -> Routes {
-        let idempotent = start.mutant.as_deref() != Some(BUG);
-        Routes::new(LedgerService::new(start.durable::<Book>(), idempotent).into_service())
+        let keys = match start.mutant.as_deref() {
+            Some(BUG) => Keys::None,
+            Some(VOLATILE_KEYS) => Keys::Volatile,
+            _ => Keys::Durable,
+        };
+        Routes::new(LedgerService::new(start.durable::<Book>(), keys).into_service())
     }
 
     fn generate(&self, rng: &mut ChaCha8Rng) -> Op {
@@ -74,9 +82,12 @@ impl System for Ledger {
                 let id = transfer_id(call.id());
                 let request = TransferRequest { id, from: account(from), to: account(to), amount };
                 call.sent(format_args!("{request:?}"));
-                // The client retries on UNAVAILABLE, with the same id, while its deadline allows.
+                // The client retries, with the same id, while its deadline allows: on UNAVAILABLE,
+                // and on UNKNOWN, which is how a server crashing mid-call reaches tonic (the id
+                // makes a transfer whose outcome is unknown safe to send again).
                 while let Err(status) = ledger.transfer(call.request(request.clone())).await {
-                    if status.code() != Code::Unavailable || call.remaining() <= BACKOFF {
+                    let retry = matches!(status.code(), Code::Unavailable | Code::Unknown);
+                    if !retry || call.remaining() <= BACKOFF {
                         return Err(status);
                     }
                     tokio::time::sleep(BACKOFF).await;
@@ -103,8 +114,10 @@ impl System for Ledger {
 
     fn validate(&self, scenario: &Scenario<Op>) -> Result<(), String> {
         match scenario.mutant.as_deref() {
-            None | Some(BUG) => Ok(()),
-            Some(other) => Err(format!("unknown mutant `{other}` (the ledger knows `{BUG}`)")),
+            None | Some(BUG | VOLATILE_KEYS) => Ok(()),
+            Some(other) => {
+                Err(format!("unknown mutant `{other}` (the ledger knows `{BUG}`, `{VOLATILE_KEYS}`)"))
+            }
         }
     }
 }

@@ -33,19 +33,31 @@ impl Default for Book {
     }
 }
 
+/// Where a ledger keeps the transfer ids it has applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    /// In the book, with the balances: they survive crashes (the fix).
+    Durable,
+    /// In the server's memory: a crash forgets them, so a transfer retried across a restart is
+    /// applied twice (a bug only crashes reveal).
+    Volatile,
+    /// Nowhere: a transfer retried after its reply was lost is applied twice (the bug).
+    None,
+}
+
 /// The ledger service over a book.
 #[derive(Debug, Clone)]
 pub struct LedgerService {
     book: Book,
-    /// Whether a transfer's id is honoured as an idempotency key (the fix). Without it, a
-    /// transfer retried after its reply was lost is applied twice (the bug).
-    idempotent: bool,
+    keys: Keys,
+    /// The ids this server start has applied, for [`Keys::Volatile`].
+    memory: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl LedgerService {
-    /// A ledger over `book`; `idempotent: false` is the buggy one.
-    pub fn new(book: Book, idempotent: bool) -> Self {
-        Self { book, idempotent }
+    /// A ledger over `book`, keeping its idempotency keys as `keys` says.
+    pub fn new(book: Book, keys: Keys) -> Self {
+        Self { book, keys, memory: Arc::default() }
     }
 
     /// This ledger as a tonic service.
@@ -63,7 +75,13 @@ impl ledger_server::Ledger for LedgerService {
             return Err(Status::invalid_argument("unknown account or non-positive amount"));
         }
         let mut books = self.book.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.idempotent && books.applied.contains(&t.id) {
+        let mut memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
+        let seen = match self.keys {
+            Keys::Durable => books.applied.contains(&t.id),
+            Keys::Volatile => !memory.insert(t.id.clone()),
+            Keys::None => false,
+        };
+        if seen {
             return Ok(Response::new(TransferReply {}));
         }
         *books.balances.entry(t.from).or_default() -= t.amount;
