@@ -39,6 +39,7 @@ pub fn faults<O>() -> Vec<Scenario<O>> {
             .fault(ms(11_000), ms(400), Fault::Hold),
         Scenario::new("partition")
             .description("a two-way partition, then a one-way one (server to clients), each repaired")
+            .calls_per_client(60)
             .fault(ms(150), ms(1_500), Fault::Partition { oneway: false })
             .fault(ms(2_500), ms(1_500), Fault::Partition { oneway: true }),
         Scenario::new("crash-bounce")
