@@ -228,12 +228,17 @@ where
         End::GaveUp => {
             send.lock().expect("send stream lock").send_reset(h2::Reason::CANCEL);
             log.push(Dir::Client, EventKind::Reset { error_code: 8, error: "CANCEL".to_owned() });
-            let code = if call.deadline_ms.is_some() {
-                tonic::Code::DeadlineExceeded
-            } else {
-                tonic::Code::Cancelled
+            // The replay never cancels a call with a deadline before the server could end it:
+            // a server that has not answered a second after the deadline ignored its
+            // `grpc-timeout`, and the call ends as the replay ended it.
+            let message = match call.deadline_ms {
+                Some(ms) => format!(
+                    "no answer within {:?}: the server did not end the call at its {ms} ms deadline",
+                    budget(call)
+                ),
+                None => format!("no answer within {:?}", budget(call)),
             };
-            CallStatus::new(code, format!("no answer within {:?}", budget(call)), StatusSource::Client)
+            CallStatus::new(tonic::Code::Cancelled, message, StatusSource::Client)
         }
     })
 }

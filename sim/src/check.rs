@@ -252,10 +252,29 @@ pub fn check<S: System>(
         let c = &r.call;
         let mut fail = |property, detail: String| out.push(Violation { property, call: Some(c.id), detail });
         check_status(c, &windows, net, grace, &mut fail);
-        check_deadline(c, net, &windows, grace, &mut fail);
-        let context = CallContext { net, handler: handlers.get(&c.id).copied() };
+        // The slack a deadline gets: a tick and the slowest latency on the call's path while
+        // it lived (a latency fault's, if one acted on its link then).
+        let slowed = windows.iter().any(|w| {
+            w.fault == "latency"
+                && w.scope.covers(&c.client, c.id)
+                && w.start_us <= c.end_us
+                && c.start_us <= w.end_us.saturating_add(grace)
+        });
+        let path = if slowed {
+            *net
+        } else {
+            NetParams {
+                max_latency: Duration::from_millis(scenario.max_latency_ms).min(net.max_latency),
+                ..*net
+            }
+        };
+        check_deadline(c, &path, &windows, grace, &mut fail);
+        let attempts = handlers.get(&c.id).map_or(&[][..], Vec::as_slice);
+        let context = CallContext { net, handler: attempts.last().copied() };
         system.check_call(r, &context, &mut fail);
-        check_handler(c, handlers.get(&c.id), grace, run_end_us, &mut fail);
+        for life in attempts {
+            check_handler(c, life, grace, run_end_us, &mut fail);
+        }
     }
     let summaries: Vec<&CallSummary> = records.iter().map(|r| &r.call).collect();
     out.extend(never_ended(events, &summaries));
@@ -263,15 +282,18 @@ pub fn check<S: System>(
     out
 }
 
-/// When each call's handler started and ended (`None`: still running at the end of the run).
-fn handler_lives(events: &[Event]) -> BTreeMap<u64, (u64, Option<u64>)> {
-    let mut lives = BTreeMap::new();
+/// The lives of each call's server handlers, one per RPC attempt (an operation that retries
+/// sends its call id again), in start order: when each started and ended (`None`: still
+/// running at the end of the run). An end closes the attempt that started first.
+fn handler_lives(events: &[Event]) -> BTreeMap<u64, Vec<(u64, Option<u64>)>> {
+    let mut lives: BTreeMap<u64, Vec<(u64, Option<u64>)>> = BTreeMap::new();
     for e in events {
         if let EventKind::Handler { call, running } = e.kind {
+            let attempts = lives.entry(call).or_default();
             if running {
-                lives.insert(call, (e.at_us, None));
-            } else if let Some((_, end)) = lives.get_mut(&call) {
-                end.get_or_insert(e.at_us);
+                attempts.push((e.at_us, None));
+            } else if let Some((_, end)) = attempts.iter_mut().find(|(_, end)| end.is_none()) {
+                *end = Some(e.at_us);
             }
         }
     }
@@ -418,12 +440,11 @@ fn check_deadline(
 
 fn check_handler(
     r: &CallSummary,
-    life: Option<&(u64, Option<u64>)>,
+    &(_, end): &(u64, Option<u64>),
     grace: u64,
     run_end_us: u64,
     fail: &mut impl FnMut(Property, String),
 ) {
-    let Some(&(_, end)) = life else { return };
     match end {
         Some(end) if end > r.end_us + grace => fail(
             Property::HandlerLeak,

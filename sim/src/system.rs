@@ -205,7 +205,7 @@ pub struct CallContext<'a> {
     /// The world's network settings (tick, latencies, grace).
     pub net: &'a NetParams,
     /// When the call's server handler started and ended (`None` inside: still running at the
-    /// end), if the server saw the call.
+    /// end), if the server saw the call; of its last attempt, if it retried.
     pub handler: Option<(u64, Option<u64>)>,
 }
 

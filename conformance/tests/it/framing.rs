@@ -201,3 +201,25 @@ fn a_split_trailers_only_response_fails_on_framing() {
     let frames = split_calls.iter().find(|c| c.case_id == "unknown-method").unwrap();
     assert!(!framing::is_trailers_only(frames.response_frames.as_deref().unwrap()));
 }
+
+/// tonic's routes served by hyper directly enforce no `grpc-timeout`: the server's own duty to
+/// end a call by its deadline. The replay's client sends the deadline and never cancels, so a
+/// RecordRoute whose client never ends its stream gets no answer from such a server, and the
+/// deadline case fails; `faultline serve` (its deadline layer) answers DEADLINE_EXCEEDED.
+#[test]
+fn a_server_that_ignores_grpc_timeout_fails_the_deadline_case() {
+    let (_, bare) = replay_all(false);
+    let case = "record-route-deadline";
+    assert_eq!(
+        bare.verdict(case, Direction::RustServer, Transport::InProcess),
+        Some(Verdict::Fail),
+        "{}",
+        bare.details(true)
+    );
+    let result = bare.results.iter().find(|r| r.case == case).unwrap();
+    assert!(
+        result.differences.iter().any(|f| f.difference.aspect == Aspect::Status && f.known.is_none()),
+        "{}",
+        bare.details(true)
+    );
+}

@@ -498,3 +498,63 @@ fn a_system_that_drifts_between_runs_of_a_seed_fails_determinism() {
     assert_eq!(drift.len(), 1, "{:?}", report.violations);
     assert!(report.nondeterministic());
 }
+
+/// An operation that retries sends its call id again: each attempt's handler is watched, so a
+/// first attempt whose handler lingers is a leak even though the retry's ended in time.
+#[test]
+fn every_attempt_of_a_retried_call_has_its_handler_watched() {
+    let smoke = Scenario::new("smoke");
+    let ok =
+        || record(CallInput::SayHello { name: "x".into() }, vec![Reply::Hello("Hello, x!".into())], Code::Ok);
+    let first_lingers = [
+        handler(1, 1_000, true),
+        handler(1, 2_000, true),
+        handler(1, 3_000, false),
+        handler(1, 10_000 + GRACE + 1, false),
+    ];
+    // The first end closes the first attempt: the one that started at 1 ms ended at 3 ms; the
+    // second ran past the grace.
+    assert_eq!(properties(&smoke, &[ok()], &first_lingers), vec![Property::HandlerLeak]);
+    let never = [handler(1, 1_000, true), handler(1, 2_000, true), handler(1, 3_000, false)];
+    assert_eq!(properties(&smoke, &[ok()], &never), vec![Property::HandlerLeak]);
+    let both = [
+        handler(1, 1_000, true),
+        handler(1, 2_000, true),
+        handler(1, 3_000, false),
+        handler(1, 4_000, false),
+    ];
+    assert_eq!(properties(&smoke, &[ok()], &both), vec![]);
+}
+
+/// A deadline's slack is a tick and the slowest latency on the call's own path while it lived:
+/// a latency fault elsewhere in the run widens nobody else's.
+#[test]
+fn deadline_slack_is_the_latency_on_the_calls_path() {
+    let scenario = Scenario::new("t").fault(
+        Duration::from_secs(10),
+        Duration::from_secs(1),
+        Fault::Latency { latency_ms: 200, jitter_ms: 0 },
+    );
+    let events = [
+        fault_event(10 * S, &scenario, 0, Phase::Start, Scope::ClientLinks),
+        fault_event(11 * S, &scenario, 0, Phase::Acted, Scope::Link { client: "client-0".into() }),
+        fault_event(11 * S, &scenario, 0, Phase::Heal, Scope::ClientLinks),
+    ];
+    let late = |start_us| {
+        let mut r = failed_at(1, start_us, Code::DeadlineExceeded);
+        r.call.deadline_us = 300_000;
+        r.call.end_us = start_us + 300_000 + 100_000;
+        r
+    };
+    let net = World::new(&scenario, 0).net;
+    let judged = |r: Record| -> Vec<Property> {
+        check(&Tutorial::default(), &scenario, &[r], &events, &net, 100 * S)
+            .into_iter()
+            .map(|v| v.property)
+            .collect()
+    };
+    // 100 ms past its deadline in clean time: more than a tick and the 5 ms links.
+    assert_eq!(judged(late(S)), vec![Property::Status, Property::Deadline]);
+    // The same, on a link slowed to 200 ms: within the slack (and the stall excuses the miss).
+    assert_eq!(judged(late(10 * S + S / 2)), vec![]);
+}
