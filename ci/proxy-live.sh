@@ -106,7 +106,7 @@ for case in clean list chat record-cut; do
         echo "--- $what: client exit $status (124: timed out); stderr:" >&2
         tail -n 20 "$out.err" >&2
         ok=0
-      elif ! "$py" "$ci_dir/checks/proxy_expect.py" "$case" "$client" --known "$known" <"$out" >"$out.check"; then
+      elif ! "$py" "$ci_dir/checks/proxy_expect.py" "$case" "$client" --server "$server" --known "$known" <"$out" >"$out.check"; then
         echo "--- $what:" >&2
         cat "$out.check" >&2
         ok=0

@@ -77,6 +77,7 @@ def main():
     parser.add_argument("case")
     parser.add_argument("client")
     parser.add_argument("--known", help="the known-differences file")
+    parser.add_argument("--server", help="the server behind the proxy (an entry's `servers` limit it)")
     parser.add_argument("--list-known", action="store_true", help="print the file's ids and exit")
     args = parser.parse_args()
     known = []
@@ -99,7 +100,8 @@ def main():
                 if matches(expected, line[field]):
                     continue
                 listed = [k for k in known if (k["case"], k["client"], k["call"], k["field"]) ==
-                          (args.case, args.client, line["call"], field) and line[field] in k["seen"]]
+                          (args.case, args.client, line["call"], field) and line[field] in k["seen"]
+                          and args.server in k.get("servers", [args.server])]
                 if listed:
                     print("KNOWN %s: %s %s is %r, expected %r" % (
                         listed[0]["id"], line["call"], field, line[field], expected))
