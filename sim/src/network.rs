@@ -114,6 +114,7 @@ impl NetworkInjector {
         let fault = &action.fault.fault;
         // A partition drops what is in flight on the links it cuts, held messages included.
         if matches!(fault, Fault::Partition { .. }) {
+            self.holds_met(sim, "dropped by a partition");
             for (client, count) in self.in_flight(sim) {
                 let what = format!("{count} messages in flight dropped");
                 self.record_on(action, Scope::Link { client }, count, what);
@@ -130,6 +131,9 @@ impl NetworkInjector {
             // messages still in flight on its links are dropped.
             let peers: Vec<String> =
                 if self.target == self.server { self.clients.clone() } else { vec![self.target.clone()] };
+            if self.target == self.server {
+                self.holds_met(sim, "dropped by a crash");
+            }
             for peer in &peers {
                 sim.partition(peer.as_str(), self.server.as_str());
                 sim.repair(peer.as_str(), self.server.as_str());
@@ -153,6 +157,25 @@ impl NetworkInjector {
         };
         self.at_start.insert(action.index, (self.traffic.snapshot(), cut));
         self.record(action, Phase::Start, 0, detail);
+    }
+
+    /// The holds on now met the messages they hold, which something else is about to drop: their
+    /// act is recorded now, as their heal will find nothing left to release.
+    fn holds_met(&self, sim: &turmoil::Sim<'_>, how: &str) {
+        let held = self.in_flight(sim);
+        for (&index, fault) in self.active.iter().filter(|(_, f)| **f == Fault::Hold) {
+            for (client, count) in &held {
+                let event = FaultEvent {
+                    fault: fault.name(),
+                    index,
+                    phase: Phase::Acted,
+                    touched: *count,
+                    scope: Scope::Link { client: client.clone() },
+                    detail: format!("{count} messages held, {how}"),
+                };
+                self.trace.record(HOST, EventKind::Fault(event));
+            }
+        }
     }
 
     /// Puts a link fault on every client's link.
