@@ -10,6 +10,7 @@
 
 pub mod catalogue;
 pub mod check;
+#[cfg(feature = "runner")]
 pub mod cli;
 pub mod harness;
 pub mod network;

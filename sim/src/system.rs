@@ -149,7 +149,7 @@ pub trait System: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// The scenarios a runner sweeps by default ([`crate::cli::Runner`]). Default: the fault
+    /// The scenarios a runner sweeps by default (`cli::Runner`). Default: the fault
     /// catalogue, [`crate::catalogue::faults`].
     fn catalogue(&self) -> Vec<Scenario<Self::Op>> {
         crate::catalogue::faults()
