@@ -202,19 +202,18 @@ impl Traffic {
 
     /// What crossed the link between `a` and `b` (either way) between two snapshots.
     pub fn on_link(before: &Snapshot, after: &Snapshot, a: &str, b: &str) -> Flow {
-        let mut total = Flow::default();
-        for (link, flow) in after.iter().filter(|((x, y), _)| (x == a && y == b) || (x == b && y == a)) {
-            let was = before.get(link).copied().unwrap_or_default();
-            total.writes += flow.writes - was.writes;
-            total.bytes += flow.bytes - was.bytes;
-        }
-        total
+        Self::crossed(before, after, |(x, y)| (x == a && y == b) || (x == b && y == a))
     }
 
     /// What crossed links touching `host` (either way) between two snapshots.
     pub fn between(before: &Snapshot, after: &Snapshot, host: &str) -> Flow {
+        Self::crossed(before, after, |(a, b)| a == host || b == host)
+    }
+
+    /// What crossed the links `keep` picks between two snapshots.
+    fn crossed(before: &Snapshot, after: &Snapshot, keep: impl Fn(&(String, String)) -> bool) -> Flow {
         let mut total = Flow::default();
-        for (link, flow) in after.iter().filter(|((a, b), _)| a == host || b == host) {
+        for (link, flow) in after.iter().filter(|(link, _)| keep(link)) {
             let was = before.get(link).copied().unwrap_or_default();
             total.writes += flow.writes - was.writes;
             total.bytes += flow.bytes - was.bytes;

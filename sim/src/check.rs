@@ -105,21 +105,19 @@ pub fn windows<O>(scenario: &Scenario<O>, events: &[Event], net: &NetParams) -> 
                 // it while the fault was on never arrived; otherwise the connection survived a
                 // stall, which excuses delay, never failure.
                 let delay: Vec<Code> = codes.iter().copied().filter(|c| DELAY.contains(c)).collect();
+                // A partition also drops what was in flight when it began: written a link
+                // latency before, or since a hold on the link began.
+                let held_since = scenario
+                    .faults
+                    .iter()
+                    .filter(|h| h.fault == Fault::Hold && (h.start_us()..h.heal_us()).contains(&start_us))
+                    .map(|h| h.start_us())
+                    .min();
+                let since = start_us.saturating_sub(net.max_latency.as_micros() as u64);
+                let since = held_since.map_or(since, |h| h.min(since));
                 let broken = lost
                     .iter()
                     .filter(|(from, to, at)| {
-                        // A partition also drops what was in flight when it began: written a
-                        // link latency before, or since a hold on the link began.
-                        let held_since = scenario
-                            .faults
-                            .iter()
-                            .filter(|h| {
-                                h.fault == Fault::Hold && (h.start_us()..h.heal_us()).contains(&start_us)
-                            })
-                            .map(|h| h.start_us())
-                            .min();
-                        let since = start_us.saturating_sub(net.max_latency.as_micros() as u64);
-                        let since = held_since.map_or(since, |h| h.min(since));
                         (from == client || to == client) && (since..=e.at_us).contains(at)
                     })
                     .map(|(_, _, at)| *at)
@@ -244,14 +242,27 @@ pub fn check<S: System>(
     net: &NetParams,
     run_end_us: u64,
 ) -> Vec<Violation> {
-    let windows = windows(scenario, events, net);
+    check_against(system, scenario, records, events, net, &windows(scenario, events, net), run_end_us)
+}
+
+/// [`check`] against the run's fault acts, already computed with [`windows`] (the runner also
+/// measures its excusable time from them).
+pub fn check_against<S: System>(
+    system: &S,
+    scenario: &Scenario<S::Op>,
+    records: &[CallRecord<S::Op, S::Reply>],
+    events: &[Event],
+    net: &NetParams,
+    windows: &[Window],
+    run_end_us: u64,
+) -> Vec<Violation> {
     let handlers = handler_lives(events);
     let grace = net.grace().as_micros() as u64;
     let mut out = Vec::new();
     for r in records {
         let c = &r.call;
         let mut fail = |property, detail: String| out.push(Violation { property, call: Some(c.id), detail });
-        check_status(c, &windows, net, grace, &mut fail);
+        check_status(c, windows, net, grace, &mut fail);
         // The slack a deadline gets: a tick and the slowest latency on the call's path while
         // it lived (a latency fault's, if one acted on its link then).
         let slowed = windows.iter().any(|w| {
@@ -268,7 +279,7 @@ pub fn check<S: System>(
                 ..*net
             }
         };
-        check_deadline(c, &path, &windows, grace, &mut fail);
+        check_deadline(c, &path, windows, grace, &mut fail);
         let attempts = handlers.get(&c.id).map_or(&[][..], Vec::as_slice);
         let context = CallContext { net, handler: attempts.last().copied() };
         system.check_call(r, &context, &mut fail);

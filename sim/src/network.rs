@@ -90,23 +90,25 @@ impl NetworkInjector {
     }
 
     fn record(&self, action: &Action, phase: Phase, touched: u64, detail: String) {
-        self.record_as(action, phase, Self::scope(&action.fault.fault), touched, detail);
+        let (index, fault) = (action.index, &action.fault.fault);
+        self.record_as(index, fault, phase, Self::scope(fault), touched, detail);
     }
 
     /// An act of the fault on the traffic of `scope`.
     fn record_on(&self, action: &Action, scope: Scope, touched: u64, detail: String) {
-        self.record_as(action, Phase::Acted, scope, touched, detail);
+        self.record_as(action.index, &action.fault.fault, Phase::Acted, scope, touched, detail);
     }
 
-    fn record_as(&self, action: &Action, phase: Phase, scope: Scope, touched: u64, detail: String) {
-        let event = FaultEvent {
-            fault: action.fault.fault.name(),
-            index: action.index,
-            phase,
-            touched,
-            scope,
-            detail,
-        };
+    fn record_as(
+        &self,
+        index: usize,
+        fault: &Fault,
+        phase: Phase,
+        scope: Scope,
+        touched: u64,
+        detail: String,
+    ) {
+        let event = FaultEvent { fault: fault.name(), index, phase, touched, scope, detail };
         self.trace.record(HOST, EventKind::Fault(event));
     }
 
@@ -138,9 +140,7 @@ impl NetworkInjector {
                 sim.partition(peer.as_str(), self.server.as_str());
                 sim.repair(peer.as_str(), self.server.as_str());
             }
-            for other in self.active.values() {
-                self.apply(sim, other);
-            }
+            self.reapply(sim);
             sim.crash(self.server.as_str());
             self.trace.record(&self.server, EventKind::Host { state: HostState::Crash });
         }
@@ -165,16 +165,17 @@ impl NetworkInjector {
         let held = self.in_flight(sim);
         for (&index, fault) in self.active.iter().filter(|(_, f)| **f == Fault::Hold) {
             for (client, count) in &held {
-                let event = FaultEvent {
-                    fault: fault.name(),
-                    index,
-                    phase: Phase::Acted,
-                    touched: *count,
-                    scope: Scope::Link { client: client.clone() },
-                    detail: format!("{count} messages held, {how}"),
-                };
-                self.trace.record(HOST, EventKind::Fault(event));
+                let scope = Scope::Link { client: client.clone() };
+                let what = format!("{count} messages held, {how}");
+                self.record_as(index, fault, Phase::Acted, scope, *count, what);
             }
+        }
+    }
+
+    /// Puts back every link fault still on, after a heal or a repair undid their links' state.
+    fn reapply(&self, sim: &mut turmoil::Sim<'_>) {
+        for fault in self.active.values() {
+            self.apply(sim, fault);
         }
     }
 
@@ -226,10 +227,7 @@ impl NetworkInjector {
                 _ => {}
             }
         }
-        // What the heal undid of the faults still on, they put back.
-        for other in self.active.values() {
-            self.apply(sim, other);
-        }
+        self.reapply(sim);
         let touched_host = if *fault == Fault::CrashBounce { &self.server } else { &self.target };
         let (before, cut) = self.at_start.remove(&action.index).unwrap_or_default();
         let flow = Traffic::between(&before, &self.traffic.snapshot(), touched_host);
@@ -238,7 +236,6 @@ impl NetworkInjector {
         }
         match *fault {
             Fault::Hold => {
-                // What sat on each client's links, counted before the release let it go.
                 for (client, count) in held {
                     let what = format!("{count} messages held, released together");
                     self.record_on(action, Scope::Link { client }, count, what);

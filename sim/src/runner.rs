@@ -120,10 +120,12 @@ pub fn run_stepping<S: System>(
         trace.record_at(sim_time_us, crate::network::HOST, kind);
     }
     let events = trace.take_events();
+    let windows = check::windows(scenario, &events, &world.net);
     // The oracle is the user's code too: a panic in it is a finding of this seed, not a crash
     // of the sweep.
-    let (checked, oracle_panics) =
-        catching_panics(|| check::check(&**system, scenario, &records, &events, &world.net, sim_time_us));
+    let (checked, oracle_panics) = catching_panics(|| {
+        check::check_against(&**system, scenario, &records, &events, &world.net, &windows, sim_time_us)
+    });
     let mut violations = checked.unwrap_or_default();
     for (message, location) in oracle_panics {
         let detail = format!("the checks panicked at {location}: {message}");
@@ -145,8 +147,7 @@ pub fn run_stepping<S: System>(
     }));
 
     let grace = world.net.grace().as_micros() as u64;
-    let excusable_us =
-        check::excusable_us(&check::windows(scenario, &events, &world.net), grace, sim_time_us);
+    let excusable_us = check::excusable_us(&windows, grace, sim_time_us);
     let mut faults: BTreeMap<String, FaultTally> =
         scenario.faults.iter().map(|f| (f.fault.name().to_owned(), FaultTally::default())).collect();
     // A network fault acts once per window, on every link it met (one event per link).
