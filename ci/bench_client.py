@@ -3,7 +3,10 @@ grpcio's asyncio API (its fastest client), with requests encoded once and replie
 exactly as `loadgen` does. Prints one JSON line in loadgen's format.
 
 Usage: bench_client.py --addr HOST:PORT --kind KIND [--in-flight N] [--connections N]
-                       [--warmup-ms MS] [--duration-ms MS]
+                       [--warmup-ms MS] [--duration-ms MS] [--call-timeout-s S]
+
+Every call has a deadline (--call-timeout-s, default 10 s), so a call that never ends is an
+error reported on stderr, never a hang.
 """
 
 import argparse
@@ -41,8 +44,9 @@ def identity(b):
 class Caller:
     """Makes one kind of call on one channel; `call()` returns the units it moved."""
 
-    def __init__(self, channel, kind):
+    def __init__(self, channel, kind, timeout):
         self.kind = kind
+        self.timeout = timeout
         raw = dict(request_serializer=identity, response_deserializer=identity)
         if kind == "say-hello":
             self.stub = channel.unary_unary("/helloworld.Greeter/SayHello", **raw)
@@ -71,17 +75,17 @@ class Caller:
 
     async def call(self):
         if self.kind in ("say-hello", "get-feature"):
-            await self.stub(self.request)
+            await self.stub(self.request, timeout=self.timeout)
             return 1
         if self.kind == "list-features":
             n = 0
-            async for _ in self.stub(self.request):
+            async for _ in self.stub(self.request, timeout=self.timeout):
                 n += 1
             return n
         if self.kind == "record-route":
-            await self.stub(iter(self.route))
+            await self.stub(iter(self.route), timeout=self.timeout)
             return len(self.route)
-        call = self.stub()
+        call = self.stub(timeout=self.timeout)
         for first, second in self.chat:
             await call.write(first)
             await call.write(second)
@@ -102,21 +106,27 @@ async def run(args):
     ]
     for channel in channels:
         await asyncio.wait_for(channel.channel_ready(), 10)
-    callers = [Caller(channels[i % connections], args.kind) for i in range(args.in_flight)]
+    callers = [
+        Caller(channels[i % connections], args.kind, args.call_timeout_s) for i in range(args.in_flight)
+    ]
     counts = {"calls": 0, "units": 0, "errors": 0}
     stop = False
 
-    async def lane(caller):
+    async def lane(index, caller):
         while not stop:
             try:
                 units = await caller.call()
-            except (grpc.RpcError, RuntimeError):
+            except (grpc.RpcError, RuntimeError) as error:
                 counts["errors"] += 1
+                if counts["errors"] <= 5:
+                    detail = "%s %s" % (error.code(), error.details()) if isinstance(error, grpc.RpcError) else error
+                    print("bench_client: lane %d (connection %d): %s" % (index, index % connections, detail),
+                          file=sys.stderr, flush=True)
                 continue
             counts["calls"] += 1
             counts["units"] += units
 
-    tasks = [asyncio.create_task(lane(c)) for c in callers]
+    tasks = [asyncio.create_task(lane(i, c)) for i, c in enumerate(callers)]
     await asyncio.sleep(args.warmup_ms / 1000)
     before = dict(counts)
     start = time.perf_counter()
@@ -146,4 +156,5 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=0)
     parser.add_argument("--warmup-ms", type=int, default=500)
     parser.add_argument("--duration-ms", type=int, default=3000)
+    parser.add_argument("--call-timeout-s", type=float, default=10.0)
     sys.exit(asyncio.run(run(parser.parse_args())))

@@ -13,7 +13,8 @@
 #                       kinds, in_flights)
 #   bench_measure OUT CMD...
 #                       one load run of CMD with the grid's timing and a timeout; its JSON line
-#                       goes to $work/OUT (stderr to $work/OUT.err, shown on failure, then exit 1)
+#                       goes to $work/OUT (stderr to $work/OUT.err, shown on failure); a failed
+#                       run is repeated once, a second failure exits 1
 
 ci_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$ci_dir")"
@@ -109,13 +110,17 @@ bench_settings() {
 }
 
 bench_measure() {
-  local out="$1" rc=0
+  # A load run is repeated once if it fails: on a loaded machine a client (grpcio's above all)
+  # can stall a call to its deadline. The first failure is shown; a second one fails the step.
+  local out="$1" rc=0 attempt
   shift
-  timeout --kill-after=5 120 "$@" --warmup-ms "$warmup" --duration-ms "$duration" \
-    >"$work/$out" 2>"$work/$out.err" || rc=$?
-  if ((rc != 0)); then
-    echo "$ci_name: $out failed with exit code $rc (124: timed out); stderr:" >&2
+  for attempt in 1 2; do
+    rc=0
+    timeout --kill-after=5 120 "$@" --warmup-ms "$warmup" --duration-ms "$duration" \
+      >"$work/$out" 2>"$work/$out.err" || rc=$?
+    ((rc == 0)) && return 0
+    echo "$ci_name: $out failed with exit code $rc (124: timed out), attempt $attempt of 2; stderr:" >&2
     cat "$work/$out.err" >&2
-    exit 1
-  fi
+  done
+  exit 1
 }
