@@ -206,9 +206,45 @@ pub struct TimedFault {
     /// What the fault is.
     #[serde(flatten)]
     pub fault: Fault,
+    /// In a cluster, the links a network fault acts on: those between every host of the first
+    /// set and every host of the second ([`CLIENTS`] stands for every client;
+    /// `partition-oneway` drops only what the first set sends the second). Default: every
+    /// client's link to every node (one way: nodes to clients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub between: Option<[Vec<String>; 2]>,
+    /// In a cluster, the one node a crash, server or proxy fault acts on. Default: a crash
+    /// crashes the first node; server and proxy faults act at every node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
+/// In a fault's `between`, every client host.
+pub const CLIENTS: &str = "clients";
+
 impl TimedFault {
+    /// `fault` from `at_ms` for `for_ms`, wherever it acts by default.
+    pub fn new(at_ms: u64, for_ms: u64, fault: Fault) -> Self {
+        Self { at_ms, for_ms, fault, between: None, node: None }
+    }
+
+    /// Acting only on the links between `first` and `second` (a cluster's hosts).
+    pub fn between(mut self, first: &[&str], second: &[&str]) -> Self {
+        let names = |side: &[&str]| side.iter().map(|s| (*s).to_owned()).collect();
+        self.between = Some([names(first), names(second)]);
+        self
+    }
+
+    /// Acting only on `node` (a cluster's node).
+    pub fn on(mut self, node: &str) -> Self {
+        self.node = Some(node.to_owned());
+        self
+    }
+
+    /// Whether it acts at `node` (a server or proxy fault; a crash).
+    pub fn at_node(&self, node: &str) -> bool {
+        self.node.as_deref().is_none_or(|n| n == node)
+    }
+
     /// When it starts, simulated microseconds.
     pub fn start_us(&self) -> u64 {
         self.at_ms * 1000
@@ -311,7 +347,14 @@ impl Schedule {
 
 impl fmt::Display for TimedFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}..{} ms", self.fault.name(), self.at_ms, self.at_ms + self.for_ms)
+        write!(f, "{} {}..{} ms", self.fault.name(), self.at_ms, self.at_ms + self.for_ms)?;
+        if let Some(node) = &self.node {
+            write!(f, " on {node}")?;
+        }
+        if let Some([a, b]) = &self.between {
+            write!(f, " between {} and {}", a.join(","), b.join(","))?;
+        }
+        Ok(())
     }
 }
 
@@ -351,10 +394,8 @@ mod tests {
 
     #[test]
     fn heals_come_before_starts_at_the_same_instant() {
-        let faults = vec![
-            TimedFault { at_ms: 100, for_ms: 100, fault: Fault::Hold },
-            TimedFault { at_ms: 200, for_ms: 50, fault: Fault::CrashBounce },
-        ];
+        let faults =
+            vec![TimedFault::new(100, 100, Fault::Hold), TimedFault::new(200, 50, Fault::CrashBounce)];
         let schedule = Schedule::new(&faults);
         let order: Vec<(u64, bool)> = schedule.actions().iter().map(|a| (a.at_us, a.start)).collect();
         assert_eq!(order, vec![(100_000, true), (200_000, false), (200_000, true), (250_000, false)]);

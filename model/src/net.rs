@@ -323,14 +323,80 @@ pub async fn bind_grpc() -> io::Result<TcpListener> {
     TcpListener::bind(("0.0.0.0", GRPC_PORT)).await
 }
 
+/// Runs futures inside one task of a host rather than as tasks of their own: what a host that
+/// may crash hands its background work and its outgoing channels' tasks to, so that a crash
+/// drops them in the order of [`Tasks`] — fixed — rather than tokio's, which follows task ids
+/// (a counter of the whole process, so of the runs before).
+#[derive(Debug, Clone)]
+pub struct InTask(tokio::sync::mpsc::UnboundedSender<futures::future::BoxFuture<'static, ()>>);
+
+impl InTask {
+    /// An executor and the futures it collects, to be driven by [`Tasks::run`].
+    pub fn new() -> (Self, Tasks) {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        (Self(sender), Tasks(receiver))
+    }
+
+    /// Runs `future` in the task that drives [`Tasks`].
+    pub fn spawn(&self, future: impl std::future::Future<Output = ()> + Send + 'static) {
+        // The receiver lives as long as the host's task; after that nothing runs anyway.
+        let _ = self.0.send(Box::pin(future));
+    }
+}
+
+impl<F: std::future::Future<Output = ()> + Send + 'static> hyper::rt::Executor<F> for InTask {
+    fn execute(&self, future: F) {
+        self.spawn(future);
+    }
+}
+
+/// The futures handed to an [`InTask`].
+#[derive(Debug)]
+pub struct Tasks(tokio::sync::mpsc::UnboundedReceiver<futures::future::BoxFuture<'static, ()>>);
+
+impl Tasks {
+    /// Drives every future handed over, until every [`InTask`] is gone and all have ended.
+    pub async fn run(mut self) {
+        use futures::StreamExt;
+        let mut running = futures::stream::FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                biased;
+                Some(()) = running.next(), if !running.is_empty() => {}
+                next = self.0.recv() => match next {
+                    Some(future) => running.push(future),
+                    None => break,
+                },
+            }
+        }
+        while running.next().await.is_some() {}
+    }
+}
+
 /// A lazily connecting channel from the current host (`from`) to `target` (`"server:50051"`)
 /// over turmoil TCP, with `net`'s connect timeout and HTTP/2 keepalive (turmoil's TCP never
 /// retransmits a lost segment: keepalive is what finds a dead connection).
 pub fn channel(from: &str, target: &str, net: &NetParams, trace: &Trace, traffic: &Traffic) -> SimChannel {
+    channel_in(from, target, net, trace, traffic, None)
+}
+
+/// [`channel`], its tasks run by `executor` (tokio's `spawn` without one).
+pub fn channel_in(
+    from: &str,
+    target: &str,
+    net: &NetParams,
+    trace: &Trace,
+    traffic: &Traffic,
+    executor: Option<InTask>,
+) -> SimChannel {
     let (from, target, trace, traffic) = (from.to_owned(), target.to_owned(), trace.clone(), traffic.clone());
     let host = target.split(':').next().unwrap_or_default().to_owned();
-    let channel = Endpoint::from_shared(format!("http://{target}"))
-        .expect("simulated targets are valid URIs")
+    let mut endpoint =
+        Endpoint::from_shared(format!("http://{target}")).expect("simulated targets are valid URIs");
+    if let Some(executor) = executor {
+        endpoint = endpoint.executor(executor);
+    }
+    let channel = endpoint
         .connect_timeout(net.connect_timeout)
         .http2_keep_alive_interval(net.keepalive_interval)
         .keep_alive_timeout(net.keepalive_timeout)

@@ -182,11 +182,14 @@ impl<O> Scenario<O> {
 
     /// Adds a fault active from `at` for `lasting`.
     pub fn fault(mut self, at: Duration, lasting: Duration, fault: Fault) -> Self {
-        self.faults.push(TimedFault {
-            at_ms: at.as_millis() as u64,
-            for_ms: lasting.as_millis() as u64,
-            fault,
-        });
+        self.faults.push(TimedFault::new(at.as_millis() as u64, lasting.as_millis() as u64, fault));
+        self
+    }
+
+    /// Adds a fault with its window and place (a cluster's: [`TimedFault::between`],
+    /// [`TimedFault::on`]).
+    pub fn timed(mut self, fault: TimedFault) -> Self {
+        self.faults.push(fault);
         self
     }
 

@@ -56,6 +56,9 @@ pub enum EventKind {
     Lost { from: String, to: String, lost_at_us: u64, bytes: u64 },
     /// A panic inside the run (a handler, the proxy, the harness), caught.
     Panic { message: String, location: String },
+    /// In a cluster, `host` (a client, or a node serving the call) called node `to` for call
+    /// `call`: the call's path went over that link.
+    Hop { call: u64, to: String },
 }
 
 /// The name of a status code, as tonic spells it (`DeadlineExceeded`).
@@ -104,8 +107,14 @@ pub enum Scope {
     Link { client: String },
     /// The server host: every call.
     Server,
-    /// One connection of one client through the proxy: that client's calls.
+    /// One connection of one client through the proxy: that client's calls (in a cluster,
+    /// `client` may be a node: the calls that hopped from it).
     Connection { client: String, conn: u64 },
+    /// In a cluster, the link between two hosts (clients or nodes; `a` < `b`): the calls that
+    /// hopped between them.
+    Between { a: String, b: String },
+    /// In a cluster, one node: the calls that reached it.
+    Node { node: String },
     /// One call.
     Call { call: u64 },
     /// A call that carried no call id (not the workload's): no recorded call.
@@ -113,15 +122,62 @@ pub enum Scope {
 }
 
 impl Scope {
-    /// Whether a call of `client` with id `call` is inside this scope.
-    pub fn covers(&self, client: &str, call: u64) -> bool {
+    /// The link between two hosts, whichever way it is named.
+    pub fn between(x: &str, y: &str) -> Self {
+        let (a, b) = if x <= y { (x, y) } else { (y, x) };
+        Scope::Between { a: a.to_owned(), b: b.to_owned() }
+    }
+
+    /// Whether the call on `path` is inside this scope.
+    pub fn covers(&self, path: &CallPath<'_>) -> bool {
         match self {
             Scope::ClientLinks | Scope::Server => true,
-            Scope::Link { client: c } | Scope::Connection { client: c, .. } => c == client,
-            Scope::Call { call: c } => *c == call,
+            Scope::Link { client: c } => c == path.client,
+            Scope::Connection { client: c, .. } => {
+                c == path.client || path.hops.iter().any(|(from, _)| from == c)
+            }
+            Scope::Between { a, b } => {
+                path.hops.iter().any(|(x, y)| (x == a && y == b) || (x == b && y == a))
+            }
+            Scope::Node { node } => path.hops.iter().any(|(_, to)| to == node),
+            Scope::Call { call: c } => *c == path.call,
             Scope::Unstamped => false,
         }
     }
+}
+
+/// Where one call went: what a [`Scope`] is matched against.
+#[derive(Debug, Clone, Copy)]
+pub struct CallPath<'a> {
+    /// The client host that made it.
+    pub client: &'a str,
+    /// Its id.
+    pub call: u64,
+    /// In a cluster, every hop it made, (from, to): its client to the nodes it called, and each
+    /// node to the peers it called for it ([`EventKind::Hop`]). Empty with a single server.
+    pub hops: &'a [(String, String)],
+}
+
+impl<'a> CallPath<'a> {
+    /// The path of a call of `client` to the single server.
+    pub fn single(client: &'a str, call: u64) -> Self {
+        Self { client, call, hops: &[] }
+    }
+}
+
+/// Every call's hops, from a run's [`EventKind::Hop`] events, by call id.
+pub fn hops(events: &[Event]) -> std::collections::BTreeMap<u64, Vec<(String, String)>> {
+    let mut out: std::collections::BTreeMap<u64, Vec<(String, String)>> = Default::default();
+    for e in events {
+        if let EventKind::Hop { call, to } = &e.kind {
+            let hops = out.entry(*call).or_default();
+            let hop = (e.host.clone(), to.clone());
+            if !hops.contains(&hop) {
+                hops.push(hop);
+            }
+        }
+    }
+    out
 }
 
 /// A host's life.
@@ -153,6 +209,8 @@ impl fmt::Display for Scope {
             Scope::Unstamped => f.write_str("a call without a call id"),
             Scope::Connection { client, conn } => write!(f, "{client} conn {conn}"),
             Scope::Call { call } => write!(f, "call #{call}"),
+            Scope::Between { a, b } => write!(f, "{a} <-> {b}"),
+            Scope::Node { node } => write!(f, "node {node}"),
         }
     }
 }
@@ -192,6 +250,7 @@ impl fmt::Display for Event {
                 Seconds(*lost_at_us)
             ),
             EventKind::Panic { message, location } => write!(f, "panic at {location}: {message}"),
+            EventKind::Hop { call, to } => write!(f, "call #{call} hop -> {to}"),
         }
     }
 }

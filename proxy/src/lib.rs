@@ -127,13 +127,15 @@ pub use transport::{Clock, WriteHalf};
 /// How long a connection may live after the proxy sent it a GOAWAY.
 pub const GOAWAY_GRACE: Duration = Duration::from_secs(1);
 
-/// The proxy host's name.
+/// The proxy host's name (in a cluster, each node's proxy is `proxy-<node>`).
 pub const HOST: &str = "proxy";
 
 /// The proxy host: listens on the gRPC port, dials `upstream` for every accepted connection
 /// and injects its faults, each in its window of the schedule, between the two.
 #[derive(Debug, Clone)]
 pub struct Proxy {
+    /// The proxy's host name ([`HOST`], or `proxy-<node>` in a cluster).
+    pub host: String,
     /// Where to forward, e.g. `"server:50051"`.
     pub upstream: String,
     /// The scenario's proxy faults, with their indices in its fault list.
@@ -162,14 +164,15 @@ impl Proxy {
             let client_host = net::host_of(peer);
             let (relay, upstream, to) = (relay.clone(), self.upstream.clone(), to.clone());
             let (world, trace, traffic) = (self.world.clone(), self.trace.clone(), self.traffic.clone());
+            let host = self.host.clone();
             tokio::spawn(async move {
                 let since_us = faultline_model::trace::sim_now_us();
                 let server = turmoil::net::TcpStream::connect(upstream.as_str()).await;
-                trace.record(HOST, EventKind::Connect { to, ok: server.is_ok(), since_us });
+                trace.record(&host, EventKind::Connect { to, ok: server.is_ok(), since_us });
                 let (Ok(server), Ok(local)) = (server, client.local_addr()) else {
                     return;
                 };
-                let (me, them) = ((HOST, local), (client_host.as_str(), peer));
+                let (me, them) = ((host.as_str(), local), (client_host.as_str(), peer));
                 let (client_meter, read_meter) =
                     (traffic.stream_meter(me, them), traffic.read_meter(them, me));
                 let (client_read, client_write) = client.into_split();
@@ -180,9 +183,9 @@ impl Proxy {
                     id,
                     client: (client_read, client_write),
                     upstream: server.into_split(),
-                    rng: world.rng(HOST, id),
+                    rng: world.rng(&host, id),
                     client_meter: Some(client_meter),
-                    observer: Box::new(TraceObserver { trace, client: client_host }),
+                    observer: Box::new(TraceObserver { trace, host: host.clone(), client: client_host }),
                 };
                 relay.serve(connection).await;
             });

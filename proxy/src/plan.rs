@@ -87,7 +87,7 @@ mod tests {
     use super::*;
 
     fn timed(fault: Fault) -> TimedFault {
-        TimedFault { at_ms: 10, for_ms: 20, fault }
+        TimedFault::new(10, 20, fault)
     }
 
     #[test]
@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn a_window_counts_from_when_its_fault_was_added_and_saturates() {
-        let forever = TimedFault { at_ms: 5, for_ms: u64::MAX, fault: Fault::GoAway { after_frames: 2 } };
+        let forever = TimedFault::new(5, u64::MAX, Fault::GoAway { after_frames: 2 });
         let plan = Plan::starting([(7, &forever, 1_000_000)]);
         let slot = plan.go_away.unwrap();
         assert_eq!((slot.index, slot.start_us, slot.heal_us), (7, 1_005_000, u64::MAX));

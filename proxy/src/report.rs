@@ -4,7 +4,6 @@
 
 use serde::Serialize;
 
-use super::HOST;
 use faultline_model::trace::{EventKind, FaultEvent, Phase, Scope, Trace};
 
 /// One fault acting on a connection's traffic.
@@ -43,6 +42,8 @@ pub trait Observer: Send + Sync + 'static {
 pub struct TraceObserver {
     /// Where events go.
     pub trace: Trace,
+    /// The proxy's host name.
+    pub host: String,
     /// The client host at the other end.
     pub client: String,
 }
@@ -61,10 +62,10 @@ impl Observer for TraceObserver {
             scope,
             detail: format!("conn {}: {}", acted.conn, acted.what),
         };
-        self.trace.record(HOST, EventKind::Fault(event));
+        self.trace.record(&self.host, EventKind::Fault(event));
     }
 
     fn protocol_error(&self, conn: u64, detail: String) {
-        self.trace.record(HOST, EventKind::ProtocolError { detail: format!("conn {conn}: {detail}") });
+        self.trace.record(&self.host, EventKind::ProtocolError { detail: format!("conn {conn}: {detail}") });
     }
 }

@@ -3,11 +3,13 @@
 //! between and after the windows must succeed exactly); `canary` must be caught.
 //!
 //! [`faults`] is what any system can run (no scenario of it names a mutant or a scripted call);
-//! the tutorial's catalogue (`faultline_tutorial::catalogue`) is those and its canary.
+//! the tutorial's catalogue (`faultline_tutorial::catalogue`) is those and its canary. A
+//! cluster runs those (network faults on every client link, a crash of its first node, proxy
+//! faults at every node) and [`cluster`], faults between its nodes and on one node.
 
 use std::time::Duration;
 
-use crate::fault::Fault;
+use crate::fault::{Fault, TimedFault};
 use crate::scenario::Scenario;
 
 fn ms(n: u64) -> Duration {
@@ -125,5 +127,48 @@ pub fn faults<O>() -> Vec<Scenario<O>> {
             .fault(ms(20), ms(150), Fault::RstStream { after_messages: 1, every: 4 })
             .fault(ms(20), ms(150), Fault::TrailersOnly { code: 14, every: 5 })
             .fault(ms(60), ms(40), Fault::Hold),
+    ]
+}
+
+/// The scenarios of a cluster with these nodes (`System::nodes`), the first being the one
+/// clients call by default (a primary, a leader), the rest its peers: partitions, stalls and
+/// latency between it and its peers, crashes of one node, a proxy's faults in front of one.
+/// Empty for fewer than two nodes.
+pub fn cluster<O>(nodes: &[String]) -> Vec<Scenario<O>> {
+    let names: Vec<&str> = nodes.iter().map(String::as_str).collect();
+    let [first, rest @ ..] = names.as_slice() else { return Vec::new() };
+    let (first, second) = ([*first], rest.first().copied().unwrap_or(first));
+    if rest.is_empty() {
+        return Vec::new();
+    }
+    let busy = |name: &str| Scenario::new(name).clients(3).calls_per_client(100).concurrency(2).think(ms(20));
+    let between = |at, lasting, fault| TimedFault::new(at, lasting, fault).between(&first, rest);
+    let mut crashes = busy("node-crash")
+        .description("every node but the first crashes in turn, 600 ms each, while the first keeps serving");
+    for (i, node) in rest.iter().enumerate() {
+        crashes = crashes.timed(TimedFault::new(200 + 1_000 * i as u64, 600, Fault::CrashBounce).on(node));
+    }
+    vec![
+        busy("node-partition")
+            .description("the first node cut off from the others for 1.2 s, then its messages to them lost for 1 s")
+            .timed(between(200, 1_200, Fault::Partition { oneway: false }))
+            .timed(between(2_000, 1_000, Fault::Partition { oneway: true })),
+        busy("node-stalls")
+            .description("the links between the first node and the others stall for 400 ms, three times")
+            .timed(between(200, 400, Fault::Hold))
+            .timed(between(1_200, 400, Fault::Hold))
+            .timed(between(2_200, 400, Fault::Hold)),
+        busy("node-latency")
+            .description("the links between the first node and the others slow to 40-120 ms for 2 s")
+            .timed(between(200, 2_000, Fault::Latency { latency_ms: 40, jitter_ms: 80 })),
+        crashes,
+        busy("node-partition-crash")
+            .description("the first node cut off from the others, and crashed before the cut heals: what it had not handed on dies with it")
+            .timed(between(200, 1_200, Fault::Partition { oneway: false }))
+            .timed(TimedFault::new(900, 500, Fault::CrashBounce).on(first[0])),
+        busy("node-proxy")
+            .description("for 3 s a proxy in front of the second node cuts its connections and sends GOAWAY: its callers reconnect")
+            .timed(TimedFault::new(300, 3_000, Fault::ConnectionReset { after_bytes: 1_200 }).on(second))
+            .timed(TimedFault::new(300, 3_000, Fault::GoAway { after_frames: 40 }).on(second)),
     ]
 }

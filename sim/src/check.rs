@@ -31,10 +31,12 @@ use tonic::Code;
 
 pub use faultline_model::report::{Property, Violation};
 
+use crate::fault::BROKEN_CONNECTION;
 use crate::fault::{DELAY, Fault, Injector, NetParams};
 use crate::scenario::Scenario;
 use crate::system::{CallContext, CallRecord, CallSummary, System};
-use crate::trace::{Event, EventKind, Phase, Scope};
+use crate::topology::Topology;
+use crate::trace::{CallPath, Event, EventKind, Phase, Scope, hops};
 
 /// A stretch of time during which a fault may have touched calls in its scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +51,8 @@ pub struct Window {
     pub end_us: u64,
     /// The codes it may cause.
     pub codes: Vec<Code>,
+    /// In a cluster, the node a server or proxy fault acted at (a proxy's: the node behind it).
+    pub at: Option<String>,
 }
 
 /// Every fault window of a run, from the injectors' acts: a network or host fault's act covers
@@ -56,26 +60,43 @@ pub struct Window {
 /// that met no traffic on a path has no window there. A server or proxy fault acts call by call,
 /// connection by connection, so each of its acts is a window of its own (frame delay and
 /// reorder keep acting on their connection until they heal).
-pub fn windows<O>(scenario: &Scenario<O>, events: &[Event], net: &NetParams) -> Vec<Window> {
+pub fn windows<O>(
+    scenario: &Scenario<O>,
+    events: &[Event],
+    net: &NetParams,
+    topology: &Topology,
+) -> Vec<Window> {
     let mut started: BTreeMap<usize, u64> = BTreeMap::new();
     let mut open: BTreeMap<usize, Scope> = BTreeMap::new();
-    // Failed connection attempts, (host, began, failed): a network fault met the host whose
-    // attempt it overlapped, though no byte of theirs crossed a link.
-    let refused: Vec<(&str, u64, u64)> = events
+    // Failed connection attempts, (where the attempt's scope, began, failed): a network fault
+    // met the host whose attempt it overlapped, though no byte of theirs crossed a link.
+    let refused: Vec<(Scope, u64, u64)> = events
         .iter()
-        .filter_map(|e| match e.kind {
-            EventKind::Connect { ok: false, since_us, .. } => Some((e.host.as_str(), since_us, e.at_us)),
+        .filter_map(|e| match &e.kind {
+            EventKind::Connect { ok: false, since_us, to } => {
+                Some((attempt_scope(topology, &e.host, to), *since_us, e.at_us))
+            }
             _ => None,
         })
         .collect();
-    // Connections that lost bytes written under a link fault: (writer, reader, when).
+    // Connections that lost bytes written under a link fault: (writer, reader, when), proxies
+    // standing for their servers.
     let lost: Vec<(&str, &str, u64)> = events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Lost { from, to, lost_at_us, .. } => Some((from.as_str(), to.as_str(), *lost_at_us)),
+            EventKind::Lost { from, to, lost_at_us, .. } => {
+                Some((topology.logical(from), topology.logical(to), *lost_at_us))
+            }
             _ => None,
         })
         .collect();
+    // Whether a loss was on the link of `scope`: a client's (any connection of it), or a
+    // cluster's link between two hosts.
+    let on = |scope: &Scope, from: &str, to: &str| match scope {
+        Scope::Link { client } => from == client || to == client,
+        Scope::Between { a, b } => (from == a && to == b) || (from == b && to == a),
+        _ => false,
+    };
     let mut out = Vec::new();
     for e in events {
         let EventKind::Fault(f) = &e.kind else { continue };
@@ -89,16 +110,16 @@ pub fn windows<O>(scenario: &Scenario<O>, events: &[Event], net: &NetParams) -> 
             (Injector::Network, Phase::Acted) => {
                 let start_us = started.get(&f.index).copied().unwrap_or(e.at_us);
                 let scope = f.scope.clone();
-                let Scope::Link { client } = &scope else {
-                    out.push(Window { fault: f.fault, scope, start_us, end_us: e.at_us, codes });
+                if !matches!(scope, Scope::Link { .. } | Scope::Between { .. }) {
+                    out.push(Window { fault: f.fault, scope, start_us, end_us: e.at_us, codes, at: None });
                     continue;
-                };
+                }
                 // A stall (hold, latency) breaks a connection by outlasting keepalive, which
                 // `may_cause` judges from its length; a partition or a lossy link breaks it by
                 // dropping bytes.
                 let drops = matches!(timed.fault, Fault::Partition { .. } | Fault::Loss { .. });
                 if !drops || !codes.contains(&Code::Unavailable) {
-                    out.push(Window { fault: f.fault, scope, start_us, end_us: e.at_us, codes });
+                    out.push(Window { fault: f.fault, scope, start_us, end_us: e.at_us, codes, at: None });
                     continue;
                 }
                 // A partition or loss broke this client's connection only if bytes written on
@@ -117,37 +138,42 @@ pub fn windows<O>(scenario: &Scenario<O>, events: &[Event], net: &NetParams) -> 
                 let since = held_since.map_or(since, |h| h.min(since));
                 let broken = lost
                     .iter()
-                    .filter(|(from, to, at)| {
-                        (from == client || to == client) && (since..=e.at_us).contains(at)
-                    })
+                    .filter(|(from, to, at)| on(&scope, from, to) && (since..=e.at_us).contains(at))
                     .map(|(_, _, at)| *at)
                     .min();
                 if let Some(lost_at) = broken {
                     let scope = scope.clone();
-                    out.push(Window { fault: f.fault, scope, start_us: lost_at, end_us: e.at_us, codes });
+                    out.push(Window {
+                        fault: f.fault,
+                        scope,
+                        start_us: lost_at,
+                        end_us: e.at_us,
+                        codes,
+                        at: None,
+                    });
                 }
-                out.push(Window { fault: f.fault, scope, start_us, end_us: e.at_us, codes: delay });
+                out.push(Window { fault: f.fault, scope, start_us, end_us: e.at_us, codes: delay, at: None });
             }
             (Injector::Network, Phase::Heal) => {
                 open.remove(&f.index);
                 let start_us = started.get(&f.index).copied().unwrap_or(e.at_us);
                 // An attempt that began while the fault was on fails when it gives up, which
                 // may be later (tonic reports it to the next call it makes).
-                let mut met: BTreeMap<&str, u64> = BTreeMap::new();
-                for &(client, _, failed) in refused.iter().filter(|r| r.1 <= e.at_us && r.2 >= start_us) {
-                    let end = met.entry(client).or_insert(e.at_us);
-                    *end = (*end).max(failed);
+                let mut met: BTreeMap<&Scope, u64> = BTreeMap::new();
+                for (scope, _, failed) in refused.iter().filter(|r| r.1 <= e.at_us && r.2 >= start_us) {
+                    let end = met.entry(scope).or_insert(e.at_us);
+                    *end = (*end).max(*failed);
                 }
-                for (client, end_us) in met {
-                    // The proxy dials the server for one client's connection, and fails it
-                    // when it cannot: its failed attempts reach whichever client it was.
-                    let scope = if client == crate::proxy::HOST {
-                        Scope::Server
-                    } else {
-                        Scope::Link { client: client.to_owned() }
-                    };
+                for (scope, end_us) in met {
                     let codes = codes.clone();
-                    out.push(Window { fault: f.fault, scope, start_us, end_us, codes });
+                    out.push(Window {
+                        fault: f.fault,
+                        scope: scope.clone(),
+                        start_us,
+                        end_us,
+                        codes,
+                        at: None,
+                    });
                 }
             }
             (Injector::Server | Injector::Proxy, Phase::Acted) => {
@@ -162,7 +188,15 @@ pub fn windows<O>(scenario: &Scenario<O>, events: &[Event], net: &NetParams) -> 
                     }
                     _ => e.at_us,
                 };
-                out.push(Window { fault: f.fault, scope: f.scope.clone(), start_us: e.at_us, end_us, codes });
+                let at = topology.is_cluster().then(|| topology.logical(&e.host).to_owned());
+                out.push(Window {
+                    fault: f.fault,
+                    scope: f.scope.clone(),
+                    start_us: e.at_us,
+                    end_us,
+                    codes,
+                    at,
+                });
             }
             _ => {}
         }
@@ -172,7 +206,15 @@ pub fn windows<O>(scenario: &Scenario<O>, events: &[Event], net: &NetParams) -> 
     // (each resets keepalive's idle timer), and dies a keepalive later: the act lasts until the
     // client's last read on it, the grace covers the rest.
     for w in out.iter_mut() {
-        let Scope::Link { client } = &w.scope else { continue };
+        let client = match &w.scope {
+            Scope::Link { client } => client.clone(),
+            // In a cluster, a client's link to a node (a node's own connections are not
+            // followed: the grace covers their keepalive).
+            Scope::Between { a, b } if topology.clients.contains(a) => a.clone(),
+            Scope::Between { a, b } if topology.clients.contains(b) => b.clone(),
+            _ => continue,
+        };
+        let client = &client;
         let connected_at = events
             .iter()
             .take_while(|e| e.at_us <= w.end_us)
@@ -181,7 +223,7 @@ pub fn windows<O>(scenario: &Scenario<O>, events: &[Event], net: &NetParams) -> 
             .map_or(0, |e| e.at_us);
         let still_broken = lost
             .iter()
-            .any(|(from, to, at)| (from == client || to == client) && (connected_at..=w.end_us).contains(at));
+            .any(|(from, to, at)| on(&w.scope, from, to) && (connected_at..=w.end_us).contains(at));
         if w.codes.contains(&Code::Unavailable) && still_broken {
             w.end_us = w.end_us.max(last_read_on_old_connection(events, client, w.end_us));
         }
@@ -192,9 +234,22 @@ pub fn windows<O>(scenario: &Scenario<O>, events: &[Event], net: &NetParams) -> 
         let timed = &scenario.faults[index];
         let codes = timed.fault.may_cause(net, Duration::from_millis(timed.for_ms));
         let start_us = started[&index];
-        out.push(Window { fault: timed.fault.name(), scope, start_us, end_us: u64::MAX, codes });
+        out.push(Window { fault: timed.fault.name(), scope, start_us, end_us: u64::MAX, codes, at: None });
     }
     out
+}
+
+/// What a failed connection attempt of `host` to `to` (a host it dialed) may explain: with one
+/// server, its client's link (the proxy's own attempts: the server's); in a cluster, the link
+/// it tried (a proxy's own attempts: its node).
+fn attempt_scope(topology: &Topology, host: &str, to: &str) -> Scope {
+    let proxy = topology.logical(host) != host;
+    match (topology.is_cluster(), proxy) {
+        (false, false) => Scope::Link { client: host.to_owned() },
+        (false, true) => Scope::Server,
+        (true, false) => Scope::between(host, topology.logical(to)),
+        (true, true) => Scope::Node { node: topology.logical(host).to_owned() },
+    }
 }
 
 /// When `client` last read anything (a message, a call's end) on the connection it had at
@@ -242,7 +297,9 @@ pub fn check<S: System>(
     net: &NetParams,
     run_end_us: u64,
 ) -> Vec<Violation> {
-    check_against(system, scenario, records, events, net, &windows(scenario, events, net), run_end_us)
+    let topology = Topology { nodes: system.nodes(), proxied: scenario.uses_proxy(), clients: Vec::new() };
+    let windows = windows(scenario, events, net, &topology);
+    check_against(system, scenario, records, events, net, &windows, run_end_us)
 }
 
 /// [`check`] against the run's fault acts, already computed with [`windows`] (the runner also
@@ -257,20 +314,24 @@ pub fn check_against<S: System>(
     run_end_us: u64,
 ) -> Vec<Violation> {
     let handlers = handler_lives(events);
+    let hops = hops(events);
     let grace = net.grace().as_micros() as u64;
     let mut out = Vec::new();
     for r in records {
         let c = &r.call;
+        let path =
+            CallPath { client: &c.client, call: c.id, hops: hops.get(&c.id).map_or(&[][..], Vec::as_slice) };
         let mut fail = |property, detail: String| out.push(Violation { property, call: Some(c.id), detail });
-        check_status(c, windows, net, grace, &mut fail);
+        check_status(c, &path, windows, net, grace, &mut fail);
         // The slack a deadline gets: a tick and the slowest latency on the call's path while
         // it lived (a latency fault's, if one acted on its link then).
         let slowed = windows.iter().any(|w| {
             w.fault == "latency"
-                && w.scope.covers(&c.client, c.id)
+                && w.scope.covers(&path)
                 && w.start_us <= c.end_us
                 && c.start_us <= w.end_us.saturating_add(grace)
         });
+        let call_path = path;
         let path = if slowed {
             *net
         } else {
@@ -279,7 +340,7 @@ pub fn check_against<S: System>(
                 ..*net
             }
         };
-        check_deadline(c, &path, windows, grace, &mut fail);
+        check_deadline(c, &call_path, &path, windows, grace, &mut fail);
         let attempts = handlers.get(&c.id).map_or(&[][..], Vec::as_slice);
         let context = CallContext { net, handler: attempts.last().copied() };
         system.check_call(r, &context, &mut fail);
@@ -339,6 +400,7 @@ fn failed_at(r: &CallSummary, net: &NetParams) -> u64 {
 
 fn check_status(
     r: &CallSummary,
+    path: &CallPath<'_>,
     windows: &[Window],
     net: &NetParams,
     grace: u64,
@@ -356,8 +418,7 @@ fn check_status(
         let from = if missed { r.start_us } else { at };
         w.start_us <= at && from <= w.end_us.saturating_add(grace)
     };
-    let explained =
-        windows.iter().any(|w| w.scope.covers(&r.client, r.id) && w.codes.contains(&r.code) && overlaps(w));
+    let explained = windows.iter().any(|w| w.scope.covers(path) && may_cause(w, path, r.code) && overlaps(w));
     if explained {
         return;
     }
@@ -373,9 +434,9 @@ fn check_status(
     let nearest = windows.iter().min_by_key(|w| (distance(w), w.start_us)).map_or_else(
         || "no fault acted in this run".to_owned(),
         |w| {
-            let why = if !w.scope.covers(&r.client, r.id) {
+            let why = if !w.scope.covers(path) {
                 "on another path".to_owned()
-            } else if !w.codes.contains(&r.code) {
+            } else if !may_cause(w, path, r.code) {
                 format!("which cannot cause {:?}", r.code)
             } else {
                 format!("{:.3}s away", distance(w) as f64 / 1e6)
@@ -404,8 +465,25 @@ fn check_status(
     );
 }
 
+/// Whether an act on the call's path may have ended it with `code`. An act past the client's
+/// own hops (on a link between two nodes, or on the call at a node the client did not call
+/// itself) reaches the client through a node, which reports its peer call's failure as it
+/// chooses: a fault there that may fail or delay that peer call may end the client's call with
+/// any code a broken connection surfaces.
+fn may_cause(w: &Window, path: &CallPath<'_>, code: Code) -> bool {
+    let called = |node: &str| path.hops.iter().any(|(from, to)| from == path.client && to == node);
+    let beyond = match &w.scope {
+        Scope::Between { a, b } => a != path.client && b != path.client,
+        Scope::Connection { client, .. } => client != path.client,
+        Scope::Call { .. } => w.at.as_deref().is_some_and(|node| !called(node)),
+        _ => false,
+    };
+    w.codes.contains(&code) || (beyond && !w.codes.is_empty() && BROKEN_CONNECTION.contains(&code))
+}
+
 fn check_deadline(
     r: &CallSummary,
+    call_path: &CallPath<'_>,
     net: &NetParams,
     windows: &[Window],
     grace: u64,
@@ -425,7 +503,7 @@ fn check_deadline(
     // Only an injected status says DEADLINE_EXCEEDED before the deadline on purpose.
     let injected = |w: &Window| {
         w.fault == "trailers-only"
-            && w.scope.covers(&r.client, r.id)
+            && w.scope.covers(call_path)
             && w.start_us <= r.end_us
             && r.end_us <= w.end_us.saturating_add(grace)
     };

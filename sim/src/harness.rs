@@ -275,7 +275,8 @@ impl<S: System> Harness<S> {
             }
             return Ok(None);
         }
-        search::search(&self.system, search::scenario(ops, max_faults, mutant), config)
+        let strategy = search::scenario_in(ops, max_faults, mutant, self.system.nodes());
+        search::search(&self.system, strategy, config)
     }
 
     /// A found case as a person reads it ([`Found::describe`]), saved as a scenario file in

@@ -13,12 +13,14 @@ pub mod check;
 #[cfg(feature = "runner")]
 pub mod cli;
 pub mod harness;
+pub mod linearizability;
 pub mod network;
 pub mod runner;
 pub mod search;
 pub mod server;
 pub mod sweep;
 pub mod system;
+pub mod topology;
 
 // The vocabulary (crate `faultline-model`), the frame proxy and the timeline are crates of
 // their own; here they keep the paths users know.
@@ -35,5 +37,5 @@ pub use fault::{Fault, TimedFault};
 pub use harness::Harness;
 pub use runner::{RunReport, Stepping, run, run_stepping};
 pub use scenario::{Expect, Scenario};
-pub use system::{Call, CallContext, CallRecord, CallSummary, History, ServerStart, System};
+pub use system::{Call, CallContext, CallRecord, CallSummary, History, Peer, ServerStart, System};
 pub use world::World;

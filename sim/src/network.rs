@@ -4,10 +4,12 @@
 //! lost messages on, writes aimed at the host it crashed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::fault::{Action, Fault, Injector, Schedule};
+use crate::fault::{Action, Fault, Injector, Schedule, TimedFault};
 use crate::net::{Snapshot, Traffic};
+use crate::topology::Topology;
 use crate::trace::{EventKind, FaultEvent, HostState, Phase, Scope, Trace};
 
 /// The host name network fault events are recorded under.
@@ -18,11 +20,7 @@ pub const HOST: &str = "sim";
 pub struct NetworkInjector {
     actions: Vec<Action>,
     next: usize,
-    clients: Vec<String>,
-    /// The host clients dial (the server, or the proxy in front of it).
-    target: String,
-    /// The server host (what a crash crashes).
-    server: String,
+    topology: Arc<Topology>,
     /// Links' latency range before faults.
     base_latency: (Duration, Duration),
     traffic: Traffic,
@@ -31,16 +29,22 @@ pub struct NetworkInjector {
     at_start: BTreeMap<usize, (Snapshot, u64)>,
     /// The link faults on now, by index: when one heals, the others still hold (turmoil's
     /// links have one state, so a heal would otherwise end overlapping faults too).
-    active: BTreeMap<usize, Fault>,
+    active: BTreeMap<usize, TimedFault>,
+}
+
+/// A link a fault acts on: the scope its acts name, and the physical host pairs that carry its
+/// traffic, each oriented from the fault's first side to its second.
+#[derive(Debug)]
+struct Link {
+    scope: Scope,
+    pairs: Vec<(String, String)>,
 }
 
 impl NetworkInjector {
-    /// The injector of `schedule`'s network faults between `clients` and `target`.
+    /// The injector of `schedule`'s network faults on `topology`'s hosts.
     pub fn new(
         schedule: &Schedule,
-        clients: Vec<String>,
-        target: &str,
-        server: &str,
+        topology: Arc<Topology>,
         base_latency: (Duration, Duration),
         traffic: &Traffic,
         trace: &Trace,
@@ -54,9 +58,7 @@ impl NetworkInjector {
         Self {
             actions,
             next: 0,
-            clients,
-            target: target.to_owned(),
-            server: server.to_owned(),
+            topology,
             base_latency,
             traffic: traffic.clone(),
             trace: trace.clone(),
@@ -82,8 +84,33 @@ impl NetworkInjector {
         }
     }
 
-    fn scope(fault: &Fault) -> Scope {
-        match fault {
+    /// The links `fault` acts on: with one server, every client's link to the host clients
+    /// dial (the server or its proxy); in a cluster, its `between`.
+    fn links(&self, fault: &TimedFault) -> Vec<Link> {
+        if self.topology.is_cluster() {
+            let links = self.topology.links(fault).into_iter();
+            return links
+                .map(|l| Link { scope: Scope::between(&l.first, &l.second), pairs: l.pairs })
+                .collect();
+        }
+        let target = self.topology.dial_host(crate::server::HOST);
+        let clients = self.topology.clients.iter();
+        clients
+            .map(|c| Link {
+                scope: Scope::Link { client: c.clone() },
+                pairs: vec![(target.clone(), c.clone())],
+            })
+            .collect()
+    }
+
+    /// The server a crash crashes.
+    fn crashed(&self, fault: &TimedFault) -> String {
+        fault.node.clone().unwrap_or_else(|| self.topology.first())
+    }
+
+    fn scope(&self, fault: &TimedFault) -> Scope {
+        match fault.fault {
+            Fault::CrashBounce if self.topology.is_cluster() => Scope::Node { node: self.crashed(fault) },
             Fault::CrashBounce => Scope::Server,
             _ => Scope::ClientLinks,
         }
@@ -91,7 +118,7 @@ impl NetworkInjector {
 
     fn record(&self, action: &Action, phase: Phase, touched: u64, detail: String) {
         let (index, fault) = (action.index, &action.fault.fault);
-        self.record_as(index, fault, phase, Self::scope(fault), touched, detail);
+        self.record_as(index, fault, phase, self.scope(&action.fault), touched, detail);
     }
 
     /// An act of the fault on the traffic of `scope`.
@@ -113,185 +140,196 @@ impl NetworkInjector {
     }
 
     fn start(&mut self, sim: &mut turmoil::Sim<'_>, action: &Action) {
-        let fault = &action.fault.fault;
+        let timed = &action.fault;
+        let fault = &timed.fault;
         // A partition drops what is in flight on the links it cuts, held messages included.
         if matches!(fault, Fault::Partition { .. }) {
-            self.holds_met(sim, "dropped by a partition");
-            for (client, count) in self.in_flight(sim) {
+            let cut = self.links(timed);
+            self.holds_met(sim, "dropped by a partition", |scope| cut.iter().any(|l| l.scope == *scope));
+            for (scope, count) in self.in_flight(sim, &cut) {
                 let what = format!("{count} messages in flight dropped");
-                self.record_on(action, Scope::Link { client }, count, what);
+                self.record_on(action, scope, count, what);
             }
         }
-        self.apply(sim, fault);
+        self.apply(sim, timed);
         if *fault != Fault::CrashBounce {
-            self.active.insert(action.index, fault.clone());
+            self.active.insert(action.index, timed.clone());
         }
         let mut cut = 0;
         if *fault == Fault::CrashBounce {
-            cut = self.traffic.open_with(&self.server);
+            let node = self.crashed(timed);
+            cut = self.traffic.open_with(&node);
             // What the server sent in its last moments dies with it (its socket buffers): the
             // messages still in flight on its links are dropped.
-            let peers: Vec<String> =
-                if self.target == self.server { self.clients.clone() } else { vec![self.target.clone()] };
-            if self.target == self.server {
-                self.holds_met(sim, "dropped by a crash");
+            let peers = self.topology.peers_of(&node);
+            if !self.topology.proxied {
+                let touches = |scope: &Scope| match scope {
+                    Scope::Between { a, b } => *a == node || *b == node,
+                    _ => true,
+                };
+                self.holds_met(sim, "dropped by a crash", touches);
             }
             for peer in &peers {
-                sim.partition(peer.as_str(), self.server.as_str());
-                sim.repair(peer.as_str(), self.server.as_str());
+                sim.partition(peer.as_str(), node.as_str());
+                sim.repair(peer.as_str(), node.as_str());
             }
             self.reapply(sim);
-            sim.crash(self.server.as_str());
-            self.trace.record(&self.server, EventKind::Host { state: HostState::Crash });
+            sim.crash(node.as_str());
+            self.trace.record(&node, EventKind::Host { state: HostState::Crash });
         }
-        let detail = match *fault {
-            Fault::Latency { latency_ms, jitter_ms } => {
-                format!("client links {latency_ms}ms +{jitter_ms}ms jitter")
+        let detail = if self.topology.is_cluster() {
+            let links = self.links(timed);
+            let names: Vec<String> = links.iter().map(|l| l.scope.to_string()).collect();
+            match *fault {
+                Fault::CrashBounce => format!("node {} crashed", self.crashed(timed)),
+                Fault::Partition { oneway: true } => format!("one way: {}", names.join(", ")),
+                _ => format!("{}: {}", fault.name(), names.join(", ")),
             }
-            Fault::Hold => "client links held".to_owned(),
-            Fault::Partition { oneway: false } => "clients <-/-> server".to_owned(),
-            Fault::Partition { oneway: true } => "server -/-> clients".to_owned(),
-            Fault::CrashBounce => "server host crashed".to_owned(),
-            Fault::Loss { rate } => format!("client links lose messages, p={rate}"),
-            _ => String::new(),
+        } else {
+            match *fault {
+                Fault::Latency { latency_ms, jitter_ms } => {
+                    format!("client links {latency_ms}ms +{jitter_ms}ms jitter")
+                }
+                Fault::Hold => "client links held".to_owned(),
+                Fault::Partition { oneway: false } => "clients <-/-> server".to_owned(),
+                Fault::Partition { oneway: true } => "server -/-> clients".to_owned(),
+                Fault::CrashBounce => "server host crashed".to_owned(),
+                Fault::Loss { rate } => format!("client links lose messages, p={rate}"),
+                _ => String::new(),
+            }
         };
         self.at_start.insert(action.index, (self.traffic.snapshot(), cut));
         self.record(action, Phase::Start, 0, detail);
     }
 
-    /// The holds on now met the messages they hold, which something else is about to drop: their
-    /// act is recorded now, as their heal will find nothing left to release.
-    fn holds_met(&self, sim: &turmoil::Sim<'_>, how: &str) {
-        let held = self.in_flight(sim);
-        for (&index, fault) in self.active.iter().filter(|(_, f)| **f == Fault::Hold) {
-            for (client, count) in &held {
-                let scope = Scope::Link { client: client.clone() };
+    /// The holds on now met the messages they hold (on the links `dropped` says), which
+    /// something else is about to drop: their act is recorded now, as their heal will find
+    /// nothing left to release.
+    fn holds_met(&self, sim: &turmoil::Sim<'_>, how: &str, dropped: impl Fn(&Scope) -> bool) {
+        for (&index, timed) in self.active.iter().filter(|(_, f)| f.fault == Fault::Hold) {
+            let links: Vec<Link> = self.links(timed).into_iter().filter(|l| dropped(&l.scope)).collect();
+            for (scope, count) in self.in_flight(sim, &links) {
                 let what = format!("{count} messages held, {how}");
-                self.record_as(index, fault, Phase::Acted, scope, *count, what);
+                self.record_as(index, &timed.fault, Phase::Acted, scope, count, what);
             }
         }
     }
 
     /// Puts back every link fault still on, after a heal or a repair undid their links' state.
     fn reapply(&self, sim: &mut turmoil::Sim<'_>) {
-        for fault in self.active.values() {
-            self.apply(sim, fault);
+        for timed in self.active.values() {
+            self.apply(sim, timed);
         }
     }
 
-    /// Puts a link fault on every client's link.
-    fn apply(&self, sim: &mut turmoil::Sim<'_>, fault: &Fault) {
-        let target = self.target.as_str();
-        for c in self.clients.iter().map(String::as_str) {
-            match *fault {
-                Fault::Latency { latency_ms, jitter_ms } => {
-                    sim.set_link_latency(c, target, Duration::from_millis(latency_ms));
-                    sim.set_link_max_message_latency(
-                        c,
-                        target,
-                        Duration::from_millis(latency_ms + jitter_ms),
-                    );
+    /// Puts a link fault on every link it acts on.
+    fn apply(&self, sim: &mut turmoil::Sim<'_>, timed: &TimedFault) {
+        for link in self.links(timed) {
+            for (a, b) in &link.pairs {
+                let (a, b) = (a.as_str(), b.as_str());
+                match timed.fault {
+                    Fault::Latency { latency_ms, jitter_ms } => {
+                        sim.set_link_latency(b, a, Duration::from_millis(latency_ms));
+                        sim.set_link_max_message_latency(b, a, Duration::from_millis(latency_ms + jitter_ms));
+                    }
+                    Fault::Hold => sim.hold(b, a),
+                    Fault::Partition { oneway: false } => sim.partition(b, a),
+                    Fault::Partition { oneway: true } => sim.partition_oneway(a, b),
+                    Fault::Loss { rate } => sim.set_link_fail_rate(b, a, rate),
+                    _ => {}
                 }
-                Fault::Hold => sim.hold(c, target),
-                Fault::Partition { oneway: false } => sim.partition(c, target),
-                Fault::Partition { oneway: true } => sim.partition_oneway(target, c),
-                Fault::Loss { rate } => sim.set_link_fail_rate(c, target, rate),
-                _ => {}
             }
         }
     }
 
     fn heal(&mut self, sim: &mut turmoil::Sim<'_>, action: &Action) {
-        let fault = &action.fault.fault;
-        let target = self.target.as_str();
+        let timed = &action.fault;
+        let fault = &timed.fault;
         self.active.remove(&action.index);
-        // Another fault of the same kind still on keeps the links as they are (a hold keeps
+        // Another fault of the same kind still on a link keeps it as it is (a hold keeps
         // holding what it holds).
-        let same = |f: &Fault| f.kind() == fault.kind();
-        let still_on = self.active.values().any(same);
+        let mut kept = Vec::new();
+        for other in self.active.values().filter(|f| f.fault.kind() == fault.kind()) {
+            kept.extend(self.links(other).into_iter().flat_map(|l| l.pairs));
+        }
+        let links = self.links(timed);
         // Messages sitting on held links, counted before the release lets them go.
-        let held = if *fault == Fault::Hold { self.in_flight(sim) } else { Vec::new() };
-        for c in self.clients.iter().map(String::as_str).filter(|_| !still_on) {
+        let held = if *fault == Fault::Hold { self.in_flight(sim, &links) } else { Vec::new() };
+        for (a, b) in links.iter().flat_map(|l| &l.pairs).filter(|p| !kept.contains(p)) {
+            let (a, b) = (a.as_str(), b.as_str());
             match *fault {
                 Fault::Latency { .. } => {
-                    sim.set_link_latency(c, target, self.base_latency.0);
-                    sim.set_link_max_message_latency(c, target, self.base_latency.1);
+                    sim.set_link_latency(b, a, self.base_latency.0);
+                    sim.set_link_max_message_latency(b, a, self.base_latency.1);
                 }
-                Fault::Hold => sim.release(c, target),
-                Fault::Partition { oneway: false } => sim.repair(c, target),
-                Fault::Partition { oneway: true } => sim.repair_oneway(target, c),
+                Fault::Hold => sim.release(b, a),
+                Fault::Partition { oneway: false } => sim.repair(b, a),
+                Fault::Partition { oneway: true } => sim.repair_oneway(a, b),
                 Fault::Loss { .. } => {
-                    sim.set_link_fail_rate(c, target, 0.0);
-                    sim.repair(c, target);
+                    sim.set_link_fail_rate(b, a, 0.0);
+                    sim.repair(b, a);
                 }
                 _ => {}
             }
         }
         self.reapply(sim);
-        let touched_host = if *fault == Fault::CrashBounce { &self.server } else { &self.target };
+        let crashed = (*fault == Fault::CrashBounce).then(|| self.crashed(timed));
         let (before, cut) = self.at_start.remove(&action.index).unwrap_or_default();
-        let flow = Traffic::between(&before, &self.traffic.snapshot(), touched_host);
-        if *fault == Fault::CrashBounce {
-            sim.bounce(self.server.as_str());
-        }
-        match *fault {
-            Fault::Hold => {
-                for (client, count) in held {
-                    let what = format!("{count} messages held, released together");
-                    self.record_on(action, Scope::Link { client }, count, what);
-                }
+        if let Some(node) = &crashed {
+            let flow = Traffic::between(&before, &self.traffic.snapshot(), node);
+            sim.bounce(node.as_str());
+            let touched = cut + flow.writes;
+            if touched > 0 {
+                let what =
+                    format!("{cut} connection ends cut, {} writes to or from the crashed host", flow.writes);
+                self.record_on(action, self.scope(timed), touched, what);
             }
-            Fault::CrashBounce => {
-                let touched = cut + flow.writes;
-                if touched > 0 {
-                    let what = format!(
-                        "{cut} connection ends cut, {} writes to or from the crashed host",
-                        flow.writes
-                    );
-                    self.record_on(action, Scope::Server, touched, what);
-                }
+        } else if *fault == Fault::Hold {
+            for (scope, count) in held {
+                let what = format!("{count} messages held, released together");
+                self.record_on(action, scope, count, what);
             }
-            _ => {
-                // One act per client link that carried traffic while the fault lasted: a
-                // client whose link stayed quiet was not touched, whatever its neighbours saw.
-                let after = self.traffic.snapshot();
-                for client in &self.clients {
-                    let flow = Traffic::on_link(&before, &after, client, &self.target);
-                    if flow.writes > 0 {
-                        let what = match *fault {
-                            Fault::Latency { .. } => {
-                                format!("{} writes ({} bytes) slowed", flow.writes, flow.bytes)
-                            }
-                            _ => format!(
-                                "{} writes ({} bytes) on a cut or lossy link",
-                                flow.writes, flow.bytes
-                            ),
-                        };
-                        self.record_on(action, Scope::Link { client: client.clone() }, flow.writes, what);
-                    }
+        } else {
+            // One act per link that carried traffic while the fault lasted: a client whose
+            // link stayed quiet was not touched, whatever its neighbours saw.
+            let after = self.traffic.snapshot();
+            for link in links {
+                let (mut writes, mut bytes) = (0, 0);
+                for (a, b) in &link.pairs {
+                    let flow = Traffic::on_link(&before, &after, b, a);
+                    writes += flow.writes;
+                    bytes += flow.bytes;
+                }
+                if writes > 0 {
+                    let what = match *fault {
+                        Fault::Latency { .. } => format!("{writes} writes ({bytes} bytes) slowed"),
+                        _ => format!("{writes} writes ({bytes} bytes) on a cut or lossy link"),
+                    };
+                    self.record_on(action, link.scope, writes, what);
                 }
             }
         }
         self.record(action, Phase::Heal, 0, "healed".to_owned());
     }
 
-    /// Messages in flight between each client and the target, for the clients that have any.
-    fn in_flight(&self, sim: &turmoil::Sim<'_>) -> Vec<(String, u64)> {
-        let target = sim.lookup(self.target.as_str());
+    /// Messages in flight on each of `links`, for the links that have any.
+    fn in_flight(&self, sim: &turmoil::Sim<'_>, links: &[Link]) -> Vec<(Scope, u64)> {
         let mut out = Vec::new();
-        for client in &self.clients {
-            let ip = sim.lookup(client.as_str());
+        for link in links {
             let mut count = 0u64;
-            sim.links(|links| {
-                for link in links {
-                    let (a, b) = link.pair();
-                    if (a == target && b == ip) || (b == target && a == ip) {
-                        count += link.count() as u64;
+            for (a, b) in &link.pairs {
+                let (a, b) = (sim.lookup(a.as_str()), sim.lookup(b.as_str()));
+                sim.links(|links| {
+                    for l in links {
+                        let (x, y) = l.pair();
+                        if (x == a && y == b) || (x == b && y == a) {
+                            count += l.count() as u64;
+                        }
                     }
-                }
-            });
+                });
+            }
             if count > 0 {
-                out.push((client.clone(), count));
+                out.push((link.scope.clone(), count));
             }
         }
         out

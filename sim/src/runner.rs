@@ -22,6 +22,7 @@ use crate::proxy::Proxy;
 use crate::scenario::Scenario;
 use crate::server::{self, ServerHost};
 use crate::system::{CallSummary, Caller, History, Plan, System};
+use crate::topology::{Dialer, Topology};
 use crate::trace::{EventKind, Phase, Trace, hash_events};
 use crate::world::World;
 
@@ -30,7 +31,7 @@ struct ClientShared<S: System> {
     system: Arc<S>,
     scenario: Arc<Scenario<S::Op>>,
     world: World,
-    target: String,
+    topology: Arc<Topology>,
     trace: Trace,
     traffic: Traffic,
     records: Arc<Mutex<History<S>>>,
@@ -43,7 +44,7 @@ impl<S: System> Clone for ClientShared<S> {
             system: self.system.clone(),
             scenario: self.scenario.clone(),
             world: self.world.clone(),
-            target: self.target.clone(),
+            topology: self.topology.clone(),
             trace: self.trace.clone(),
             traffic: self.traffic.clone(),
             records: self.records.clone(),
@@ -90,11 +91,16 @@ pub fn run_stepping<S: System>(
 ) -> RunReport {
     let trace = Trace::default();
     let world = World::new(scenario, seed);
+    let topology = Topology {
+        nodes: system.nodes(),
+        proxied: scenario.uses_proxy(),
+        clients: (0..scenario.clients).map(|i| format!("client-{i}")).collect(),
+    };
     let shared = ClientShared {
         system: system.clone(),
         scenario: Arc::new(scenario.clone()),
         world: world.clone(),
-        target: if scenario.uses_proxy() { crate::proxy::HOST } else { server::HOST }.to_owned(),
+        topology: Arc::new(topology),
         trace: trace.clone(),
         traffic: Traffic::default(),
         records: Arc::default(),
@@ -120,7 +126,7 @@ pub fn run_stepping<S: System>(
         trace.record_at(sim_time_us, crate::network::HOST, kind);
     }
     let events = trace.take_events();
-    let windows = check::windows(scenario, &events, &world.net);
+    let windows = check::windows(scenario, &events, &world.net, &shared.topology);
     // The oracle is the user's code too: a panic in it is a finding of this seed, not a crash
     // of the sweep.
     let (checked, oracle_panics) = catching_panics(|| {
@@ -199,47 +205,48 @@ fn simulate<S: System>(shared: &ClientShared<S>, stepping: Stepping) -> (Option<
         scenario.faults.iter().cloned().enumerate().filter(|(_, f)| f.fault.injector() == injector).collect()
     };
     let handlers = Arc::new(AtomicUsize::new(0));
-    let host = ServerHost {
-        system: shared.system.clone(),
-        mutant: scenario.mutant.clone(),
-        disk: Arc::default(),
-        starts: Arc::default(),
-        faults: indexed(Injector::Server),
-        trace: trace.clone(),
-        traffic: shared.traffic.clone(),
-        world: world.clone(),
-        handlers: handlers.clone(),
-    };
-    sim.host(server::HOST, move || server::serve(host.clone()));
-    if scenario.uses_proxy() {
-        let proxy = Proxy {
-            upstream: format!("{}:{GRPC_PORT}", server::HOST),
-            faults: indexed(Injector::Proxy),
-            world: world.clone(),
+    let topology = &shared.topology;
+    for name in topology.servers() {
+        let peers = topology
+            .is_cluster()
+            .then(|| Dialer::new(&name, topology.clone(), world.net, trace, &shared.traffic));
+        let host = ServerHost {
+            host: name.clone(),
+            peers,
+            system: shared.system.clone(),
+            mutant: scenario.mutant.clone(),
+            disk: Arc::default(),
+            starts: Arc::default(),
+            faults: indexed(Injector::Server).into_iter().filter(|(_, f)| f.at_node(&name)).collect(),
             trace: trace.clone(),
             traffic: shared.traffic.clone(),
+            world: world.clone(),
+            handlers: handlers.clone(),
         };
-        sim.host(crate::proxy::HOST, move || {
-            let proxy = proxy.clone();
-            async move {
-                proxy.run().await?;
-                Ok(())
-            }
-        });
+        sim.host(name.as_str(), move || server::serve(host.clone()));
+        if topology.proxied {
+            let proxy = Proxy {
+                host: topology.proxy_of(&name),
+                upstream: format!("{name}:{GRPC_PORT}"),
+                faults: indexed(Injector::Proxy).into_iter().filter(|(_, f)| f.at_node(&name)).collect(),
+                world: world.clone(),
+                trace: trace.clone(),
+                traffic: shared.traffic.clone(),
+            };
+            sim.host(proxy.host.clone(), move || {
+                let proxy = proxy.clone();
+                async move {
+                    proxy.run().await?;
+                    Ok(())
+                }
+            });
+        }
     }
-    let clients: Vec<String> = (0..scenario.clients).map(|i| format!("client-{i}")).collect();
-    for (index, name) in clients.iter().enumerate() {
+    for (index, name) in topology.clients.iter().enumerate() {
         sim.client(name.as_str(), client_main(shared.clone(), index as u64, name.clone()));
     }
-    let mut network = NetworkInjector::new(
-        &schedule,
-        clients,
-        &shared.target,
-        server::HOST,
-        world.latency,
-        &shared.traffic,
-        trace,
-    );
+    let mut network =
+        NetworkInjector::new(&schedule, topology.clone(), world.latency, &shared.traffic, trace);
     let tick = world.net.tick;
     let error = loop {
         match advance(&mut sim, &mut network, trace, stepping, tick, None) {
@@ -366,9 +373,15 @@ fn panic_message(info: &PanicHookInfo<'_>) -> String {
 async fn client_main<S: System>(shared: ClientShared<S>, index: u64, host: String) -> turmoil::Result {
     let (scenario, system) = (&shared.scenario, &shared.system);
     let mut rng = shared.world.rng(&host, 0);
-    let target = format!("{}:{GRPC_PORT}", shared.target);
-    let channel = net::channel(&host, &target, &shared.world.net, &shared.trace, &shared.traffic);
-    let caller = Caller::new(system.clone(), channel, &host, shared.trace.clone());
+    let (world, trace, traffic) = (&shared.world, &shared.trace, &shared.traffic);
+    let caller = if shared.topology.is_cluster() {
+        let dialer = Dialer::new(&host, shared.topology.clone(), world.net, trace, traffic);
+        Caller::cluster(system.clone(), dialer, trace.clone())
+    } else {
+        let target = format!("{}:{GRPC_PORT}", shared.topology.dial_host(server::HOST));
+        let channel = net::channel(&host, &target, &world.net, trace, traffic);
+        Caller::new(system.clone(), channel, &host, trace.clone())
+    };
     let deadline = Duration::from_millis(scenario.deadline_ms);
 
     let mut lanes: Vec<Vec<(Plan<S::Op>, Duration)>> = vec![Vec::new(); scenario.concurrency as usize];

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
-use crate::fault::{Fault, TimedFault};
+use crate::fault::{CLIENTS, Fault, Injector, TimedFault};
 use crate::runner::{RunReport, run};
 use crate::scenario::{Scenario, ScriptedCall};
 use crate::system::System;
@@ -31,7 +31,34 @@ pub fn timed_fault() -> impl Strategy<Value = TimedFault> {
         (2..5u32, 0..6u64).prop_map(|(window, max_delay_ms)| Fault::FrameReorder { window, max_delay_ms }),
         (0..6u64).prop_map(|max_delay_ms| Fault::FrameDelay { max_delay_ms }),
     ];
-    (0..1_500u64, 20..2_000u64, fault).prop_map(|(at_ms, for_ms, fault)| TimedFault { at_ms, for_ms, fault })
+    (0..1_500u64, 20..2_000u64, fault)
+        .prop_map(|(at_ms, for_ms, fault)| TimedFault::new(at_ms, for_ms, fault))
+}
+
+/// [`timed_fault`] placed in a cluster of `nodes` (`System::nodes`): a network fault on every
+/// client link, between one node and the others, or between the clients and one node; a crash
+/// of one node; a server or proxy fault at every node or at one.
+pub fn placed_fault(nodes: Vec<String>) -> impl Strategy<Value = TimedFault> {
+    (timed_fault(), any::<prop::sample::Index>(), 0..3u8).prop_map(move |(mut timed, pick, how)| {
+        if nodes.is_empty() {
+            return timed;
+        }
+        let node = nodes[pick.index(nodes.len())].clone();
+        match timed.fault.injector() {
+            Injector::Network if timed.fault == Fault::CrashBounce => timed.node = Some(node),
+            Injector::Network => match how {
+                0 => {}
+                1 => {
+                    let rest: Vec<String> = nodes.iter().filter(|n| **n != node).cloned().collect();
+                    timed.between = Some([vec![node], rest]);
+                }
+                _ => timed.between = Some([vec![CLIENTS.to_owned()], vec![node]]),
+            },
+            _ if how > 0 => timed.node = Some(node),
+            _ => {}
+        }
+        timed
+    })
 }
 
 /// A whole scenario: 1-9 scripted operations from `ops` over 1-3 clients with 1-3 in flight,
@@ -42,11 +69,24 @@ pub fn scenario<O: Clone + fmt::Debug>(
     max_faults: usize,
     mutant: Option<String>,
 ) -> impl Strategy<Value = Scenario<O>> {
+    scenario_in(ops, max_faults, mutant, Vec::new())
+}
+
+/// [`scenario`] for a system with these `nodes` (`System::nodes`; none: a single server):
+/// its faults are [`placed_fault`]s.
+pub fn scenario_in<O: Clone + fmt::Debug>(
+    ops: impl Strategy<Value = O>,
+    max_faults: usize,
+    mutant: Option<String>,
+    nodes: Vec<String>,
+) -> impl Strategy<Value = Scenario<O>> {
+    // One server: exactly the faults `timed_fault` draws (a search seed finds what it found).
+    let fault = if nodes.is_empty() { timed_fault().boxed() } else { placed_fault(nodes).boxed() };
     (
         1..=3u32,
         1..=3u32,
         proptest::collection::vec((0..3u32, ops), 1..10),
-        proptest::collection::vec(timed_fault(), 0..=max_faults),
+        proptest::collection::vec(fault, 0..=max_faults),
         300..3_000u64,
         0..80u64,
         (0..1_000u64, 0..1_000u64),

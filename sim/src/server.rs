@@ -13,8 +13,9 @@ use tonic::body::Body;
 use tonic::{Code, Status};
 
 use crate::fault::{Fault, TimedFault};
-use crate::net::{self, Traffic};
+use crate::net::{self, InTask, Traffic};
 use crate::system::{ServerStart, System};
+use crate::topology::Dialer;
 use crate::trace::{EventKind, FaultEvent, HostState, Phase, Scope, Trace, sim_now_us};
 use crate::world::World;
 
@@ -51,6 +52,10 @@ impl Clock for SimClock {
 
 /// What the server host runs with (every restart builds fresh services from it).
 pub struct ServerHost<S> {
+    /// Its host name: [`HOST`], or a cluster's node.
+    pub host: String,
+    /// In a cluster, how its handlers dial the other nodes ([`ServerStart::peer`]).
+    pub peers: Option<Dialer>,
     /// The system whose services it serves.
     pub system: Arc<S>,
     /// A deliberately buggy service variant, by name.
@@ -74,6 +79,8 @@ pub struct ServerHost<S> {
 impl<S> Clone for ServerHost<S> {
     fn clone(&self) -> Self {
         Self {
+            host: self.host.clone(),
+            peers: self.peers.clone(),
             system: self.system.clone(),
             mutant: self.mutant.clone(),
             disk: self.disk.clone(),
@@ -91,31 +98,42 @@ impl<S> Clone for ServerHost<S> {
 /// host is crashed. Every (re)start builds fresh service values, so a bounce loses all state
 /// but what the system keeps durable.
 pub async fn serve<S: System>(host: ServerHost<S>) -> turmoil::Result {
-    host.trace.record(HOST, EventKind::Host { state: HostState::Start });
+    host.trace.record(&host.host, EventKind::Host { state: HostState::Start });
     let listener = net::bind_grpc().await?;
     let hook = SimHook {
+        host: host.host.clone(),
         faults: host.faults,
         calls: AtomicU64::new(0),
         trace: host.trace.clone(),
         live: host.handlers.clone(),
     };
     let limits = host.world.server_limits();
+    // The start's background work and outgoing channels run inside this task, beside the
+    // connections: a crash drops them all in one fixed order.
+    let (executor, tasks) = InTask::new();
     let start = ServerStart {
         mutant: host.mutant.clone(),
         limits,
         incarnation: host.starts.fetch_add(1, Ordering::SeqCst),
+        node: host.host.clone(),
         disk: host.disk.clone(),
+        peers: host.peers.as_ref().map(|d| d.fresh(executor.clone())),
+        executor,
     };
     let config = ServerConfig::custom(host.system.routes(&start))
         .limits(limits)
         .date_header(false)
         .hook(Arc::new(hook));
-    Server::new(config).serve_in_task(net::incoming(listener, HOST, &host.traffic)).await?;
+    let server = Server::new(config);
+    let serving = server.serve_in_task(net::incoming(listener, &host.host, &host.traffic));
+    let (served, ()) = futures::future::join(serving, tasks.run()).await;
+    served?;
     Ok(())
 }
 
 /// The server side of the fault schedule, and the handler watch.
 struct SimHook {
+    host: String,
     faults: Vec<(usize, TimedFault)>,
     /// Calls seen by this server incarnation, for `every`-th faults.
     calls: AtomicU64,
@@ -155,17 +173,17 @@ impl CallHook for SimHook {
                 scope,
                 detail,
             };
-            self.trace.record(HOST, EventKind::Fault(event));
+            self.trace.record(&self.host, EventKind::Fault(event));
         }
         if action.answer.is_none()
             && let Some(call) = call
         {
             // The handler runs once the injected delay is over (a sleep of exactly that long).
             let start = now_us + action.delay.map_or(0, |d| d.as_micros() as u64);
-            self.trace.record_at(start, HOST, EventKind::Handler { call, running: true });
+            self.trace.record_at(start, &self.host, EventKind::Handler { call, running: true });
             self.live.fetch_add(1, Ordering::SeqCst);
-            action.life =
-                Some(Arc::new(HandlerWatch { call, trace: self.trace.clone(), live: self.live.clone() }));
+            let (host, trace, live) = (self.host.clone(), self.trace.clone(), self.live.clone());
+            action.life = Some(Arc::new(HandlerWatch { host, call, trace, live }));
         }
         action
     }
@@ -179,6 +197,7 @@ pub fn call_id<B>(request: &http::Request<B>) -> Option<u64> {
 /// Alive exactly as long as a call's handler; records its end when dropped (also when a crash
 /// drops the host's tasks).
 struct HandlerWatch {
+    host: String,
     call: u64,
     trace: Trace,
     live: Arc<AtomicUsize>,
@@ -187,6 +206,6 @@ struct HandlerWatch {
 impl Drop for HandlerWatch {
     fn drop(&mut self) {
         self.live.fetch_sub(1, Ordering::SeqCst);
-        self.trace.record(HOST, EventKind::Handler { call: self.call, running: false });
+        self.trace.record(&self.host, EventKind::Handler { call: self.call, running: false });
     }
 }

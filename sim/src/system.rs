@@ -15,17 +15,18 @@ use faultline_server::Limits;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tonic::metadata::MetadataValue;
+use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::service::Routes;
 use tonic::{Request, Status};
 
 use crate::check::{Property, Violation};
 use crate::fault::NetParams;
-use crate::net::SimChannel;
+use crate::net::{InTask, SimChannel};
 use crate::scenario::Scenario;
 pub use faultline_model::report::CallSummary;
 
 use crate::server::CALL_ID;
+use crate::topology::Dialer;
 use crate::trace::{EventKind, Trace, sim_now_us};
 
 /// A service under test: what its server runs, what its clients do, and what may come back.
@@ -96,8 +97,18 @@ pub trait System: Send + Sync + 'static {
     type Reply: Clone + fmt::Debug + PartialEq + Send + Sync + 'static;
 
     /// The tonic services of one server start. Called at every (re)start: a crash loses what
-    /// these values hold, and keeps only what they take from [`ServerStart::durable`].
+    /// these values hold, and keeps only what they take from [`ServerStart::durable`]. In a
+    /// cluster, every node runs them: [`ServerStart::node`] says which, and
+    /// [`ServerStart::peer`] gives a channel to another.
     fn routes(&self, start: &ServerStart) -> Routes;
+
+    /// A cluster's nodes, by name (`["a", "b", "c"]`): one host each, every one serving
+    /// [`System::routes`] with durable state of its own, each behind its own proxy when the
+    /// scenario has proxy faults. Clients call the first unless they choose
+    /// ([`Call::channel_to`]). Default: none, a single server (host `server`).
+    fn nodes(&self) -> Vec<String> {
+        Vec::new()
+    }
 
     /// One operation, drawn from `rng` (a client's own seeded stream).
     fn generate(&self, rng: &mut ChaCha8Rng) -> Self::Op;
@@ -172,13 +183,39 @@ pub struct ServerStart {
     pub limits: Limits,
     /// 0 at the first start, then one more at every restart.
     pub incarnation: u32,
+    /// The host: a cluster's node, or `server`.
+    pub node: String,
     pub(crate) disk: Arc<Mutex<Option<Box<dyn Any + Send>>>>,
+    pub(crate) peers: Option<Dialer>,
+    pub(crate) executor: InTask,
 }
 
 impl ServerStart {
+    /// A client of node `name` for this node's handlers: its channel goes over the simulated
+    /// network (through `name`'s proxy when the scenario has proxy faults), so node-to-node
+    /// calls meet the faults on that link. Build requests with [`Peer::request`], which
+    /// carries the client's call id along. Panics with one server, which has no peers.
+    pub fn peer(&self, name: &str) -> Peer {
+        let dialer = self.peers.as_ref().expect("a single server has no peers: System::nodes is empty");
+        Peer {
+            to: name.into(),
+            from: dialer.from().into(),
+            channel: dialer.channel(name),
+            trace: dialer.trace(),
+        }
+    }
+
+    /// Runs futures in the background of this server start, inside the host's one task: use
+    /// it rather than `tokio::spawn`, because a crash drops them with the start's connections
+    /// in a fixed order, where tokio's order depends on the runs before in the process.
+    pub fn spawner(&self) -> InTask {
+        self.executor.clone()
+    }
+
     /// State that survives crashes within one run (a database's disk): the same value at
     /// every start of this run, created with `T::default()` at the first. Hold it behind an
-    /// `Arc` to share it. A run has one durable slot; asking for another type replaces it.
+    /// `Arc` to share it. A run has one durable slot per node; asking for another type
+    /// replaces it.
     pub fn durable<T: Default + Clone + Send + 'static>(&self) -> T {
         let mut slot = self.disk.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(value) = slot.as_ref().and_then(|v| v.downcast_ref::<T>()) {
@@ -187,6 +224,41 @@ impl ServerStart {
         let value = T::default();
         *slot = Some(Box::new(value.clone()));
         value
+    }
+}
+
+/// A node's client of another node ([`ServerStart::peer`]).
+#[derive(Debug, Clone)]
+pub struct Peer {
+    to: Arc<str>,
+    from: Arc<str>,
+    channel: SimChannel,
+    trace: Trace,
+}
+
+impl Peer {
+    /// The node it calls.
+    pub fn name(&self) -> &str {
+        &self.to
+    }
+
+    /// The channel (it enforces each request's `grpc-timeout` over the whole RPC).
+    pub fn channel(&self) -> SimChannel {
+        self.channel.clone()
+    }
+
+    /// `message` as a request made for the call whose request carried `incoming`: it carries
+    /// that call's id, and the hop is recorded, so a fault on this link is attributed to the
+    /// client's call (and only to the calls that crossed it). Set its deadline yourself
+    /// (`set_timeout`).
+    pub fn request<T>(&self, incoming: &MetadataMap, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        let call = incoming.get(CALL_ID).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        if let Some(call) = call {
+            request.metadata_mut().insert(CALL_ID, MetadataValue::from(call));
+            self.trace.record(&self.from, EventKind::Hop { call, to: self.to.to_string() });
+        }
+        request
     }
 }
 
@@ -249,11 +321,13 @@ struct Progress<R> {
     sent: u32,
     replies: Vec<R>,
     half_close_us: Option<u64>,
+    /// The nodes it called (a cluster's).
+    hops: Vec<String>,
 }
 
 impl<R> Default for Progress<R> {
     fn default() -> Self {
-        Self { sent: 0, replies: Vec::new(), half_close_us: None }
+        Self { sent: 0, replies: Vec::new(), half_close_us: None, hops: Vec::new() }
     }
 }
 
@@ -264,6 +338,7 @@ pub struct Call<R> {
     id: u64,
     host: Arc<str>,
     channel: SimChannel,
+    dialer: Option<Dialer>,
     trace: Trace,
     started: tokio::time::Instant,
     deadline: Duration,
@@ -277,10 +352,32 @@ impl<R: fmt::Debug> Call<R> {
         self.id
     }
 
-    /// A channel to the server (through the proxy when the scenario has proxy faults). It
-    /// enforces each request's `grpc-timeout` over the whole RPC, as DEADLINE_EXCEEDED.
+    /// A channel to the server (through the proxy when the scenario has proxy faults); in a
+    /// cluster, to the first node. It enforces each request's `grpc-timeout` over the whole
+    /// RPC, as DEADLINE_EXCEEDED.
     pub fn channel(&self) -> SimChannel {
-        self.channel.clone()
+        match &self.dialer {
+            Some(dialer) => self.channel_to(&dialer.topology().first()),
+            None => self.channel.clone(),
+        }
+    }
+
+    /// In a cluster, a channel to node `name` (through its proxy when the scenario has proxy
+    /// faults); the call's path then includes that link. With one server, the server's.
+    pub fn channel_to(&self, name: &str) -> SimChannel {
+        let Some(dialer) = &self.dialer else { return self.channel.clone() };
+        let first = {
+            let mut p = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+            let first = !p.hops.iter().any(|h| h == name);
+            if first {
+                p.hops.push(name.to_owned());
+            }
+            first
+        };
+        if first {
+            self.trace.record(&self.host, EventKind::Hop { call: self.id, to: name.to_owned() });
+        }
+        dialer.channel(name)
     }
 
     /// The time left of the operation's deadline.
@@ -333,6 +430,7 @@ impl<R: fmt::Debug> Call<R> {
             id: self.id,
             host: self.host.clone(),
             channel: self.channel.clone(),
+            dialer: self.dialer.clone(),
             trace: self.trace.clone(),
             started: self.started,
             deadline: self.deadline,
@@ -353,6 +451,7 @@ impl<R: fmt::Debug> Clone for Call<R> {
 pub struct Caller<S> {
     system: Arc<S>,
     channel: SimChannel,
+    dialer: Option<Dialer>,
     host: Arc<str>,
     trace: Trace,
 }
@@ -362,6 +461,7 @@ impl<S> Clone for Caller<S> {
         Self {
             system: self.system.clone(),
             channel: self.channel.clone(),
+            dialer: self.dialer.clone(),
             host: self.host.clone(),
             trace: self.trace.clone(),
         }
@@ -371,7 +471,13 @@ impl<S> Clone for Caller<S> {
 impl<S: System> Caller<S> {
     /// A caller of `system` on `channel`, recording to `trace` as `host`.
     pub fn new(system: Arc<S>, channel: SimChannel, host: &str, trace: Trace) -> Self {
-        Self { system, channel, host: host.into(), trace }
+        Self { system, channel, dialer: None, host: host.into(), trace }
+    }
+
+    /// A caller of a cluster's `system`, dialing its nodes with `dialer`.
+    pub fn cluster(system: Arc<S>, dialer: Dialer, trace: Trace) -> Self {
+        let channel = dialer.channel(&dialer.topology().first());
+        Self { system, channel, host: dialer.from().into(), dialer: Some(dialer), trace }
     }
 
     /// Performs one operation as `plan` says and records what it saw. Deadlines are the
@@ -387,6 +493,7 @@ impl<S: System> Caller<S> {
             id,
             host: self.host.clone(),
             channel: self.channel.clone(),
+            dialer: self.dialer.clone(),
             trace: self.trace.clone(),
             started: tokio::time::Instant::now(),
             deadline,

@@ -86,7 +86,7 @@ impl Faults {
             id,
             from_ms: from_us / 1000,
             until_ms: (until_us < u64::MAX).then_some(until_us / 1000),
-            timed: TimedFault { at_ms: new.at_ms, for_ms, fault: new.fault.clone() },
+            timed: TimedFault::new(new.at_ms, for_ms, new.fault.clone()),
             fault: new,
             added_us,
         });

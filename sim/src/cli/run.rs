@@ -242,7 +242,8 @@ pub(super) fn run<S: System>(runner: &Runner<S>, args: RunArgs) -> Result<(), Fa
 /// Searches for a small failing case and prints it, saved as a file, with its replay line.
 fn shrink<S: System>(runner: &Runner<S>, search: &super::Search<S::Op>, mutant: Option<String>) {
     println!("\nsearching for a small failing case ({} cases) ...", search.config.cases);
-    let strategy = crate::search::scenario(search.ops.clone(), search.max_faults, mutant);
+    let nodes = runner.system.nodes();
+    let strategy = crate::search::scenario_in(search.ops.clone(), search.max_faults, mutant, nodes);
     match crate::search::search(&runner.system, strategy, search.config) {
         Ok(Some(found)) => println!("{}", describe(runner, &found)),
         Ok(None) => println!("the search found no failing case in {} cases", search.config.cases),

@@ -331,6 +331,7 @@ fn excusable_time_is_the_union_of_windows_and_their_grace() {
         start_us,
         end_us,
         codes: vec![],
+        at: None,
     };
     assert_eq!(excusable_us(&[], 10, 1_000), 0);
     assert_eq!(excusable_us(&[w(100, 200)], 10, 1_000), 110);

@@ -1,6 +1,8 @@
 //! Integration tests of the simulator.
 
 mod check;
+mod cluster;
+mod linearizability;
 mod mutants;
 mod proxy;
 mod regressions;

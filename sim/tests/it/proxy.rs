@@ -42,6 +42,8 @@ fn build_sim<'a>(seed: u64) -> turmoil::Sim<'a> {
 /// The one server, as the simulator runs it.
 fn add_server(sim: &mut turmoil::Sim<'_>, seed: u64, trace: &Trace) {
     let host = ServerHost {
+        host: server::HOST.to_owned(),
+        peers: None,
         system: Tutorial::shared(),
         mutant: None,
         disk: Arc::default(),
@@ -57,8 +59,9 @@ fn add_server(sim: &mut turmoil::Sim<'_>, seed: u64, trace: &Trace) {
 
 /// The proxy, with every fault on for the whole run.
 fn add_proxy(sim: &mut turmoil::Sim<'_>, faults: Vec<Fault>, seed: u64, trace: &Trace) {
-    let faults = faults.into_iter().map(|fault| TimedFault { at_ms: 0, for_ms: 300_000, fault }).enumerate();
+    let faults = faults.into_iter().map(|fault| TimedFault::new(0, 300_000, fault)).enumerate();
     let proxy = Proxy {
+        host: "proxy".to_owned(),
         upstream: format!("server:{}", net::GRPC_PORT),
         faults: faults.collect(),
         world: world(seed),
