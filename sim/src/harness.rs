@@ -147,7 +147,10 @@ impl<S: System> Harness<S> {
         }
         for s in &scenarios {
             s.validate().map_err(|e| e.to_string())?;
-            self.system.validate(s).map_err(|reason| format!("invalid scenario `{}`: {reason}", s.name))?;
+            let misplaced = crate::topology::Topology::misplaced(&self.system.nodes(), s);
+            misplaced
+                .map_or_else(|| self.system.validate(s), Err)
+                .map_err(|reason| format!("invalid scenario `{}`: {reason}", s.name))?;
         }
         Ok(Plan { scenarios, seeds, file })
     }

@@ -114,8 +114,21 @@ impl Topology {
         self.clients.iter().cloned().chain(others).collect()
     }
 
+    /// Why `scenario` cannot run on a system with these `nodes` (`System::nodes`), if it
+    /// cannot: a fault placed on a host that is not there.
+    pub fn misplaced<O>(nodes: &[String], scenario: &crate::scenario::Scenario<O>) -> Option<String> {
+        let clients = (0..scenario.clients).map(|i| format!("client-{i}")).collect();
+        let topology = Topology { nodes: nodes.to_vec(), proxied: scenario.uses_proxy(), clients };
+        scenario.faults.iter().find_map(|f| topology.invalid(f).map(|why| format!("fault `{f}`: {why}")))
+    }
+
     /// Why `fault` cannot run on these hosts, if it cannot: it names a host that is not here.
     pub fn invalid(&self, fault: &TimedFault) -> Option<String> {
+        if !self.is_cluster() && (fault.node.is_some() || fault.between.is_some()) {
+            return Some(
+                "`node` and `between` place faults in a cluster; this system has one server".to_owned(),
+            );
+        }
         let known =
             |name: &str| self.is_server(name) || self.clients.iter().any(|c| c == name) || name == CLIENTS;
         if let Some(node) = fault.node.as_deref()

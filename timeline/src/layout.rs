@@ -242,6 +242,8 @@ pub enum MarkerKind {
     HandlerLate,
     /// A handler that outlived its call by more than the grace (the `handler-leak` property).
     HandlerLeak,
+    /// In a cluster, a client or a node called a node for a call (a hop of its path).
+    Hop,
 }
 
 /// An instantaneous event (or several merged) in a lane's marker strip.
@@ -488,6 +490,9 @@ pub fn layout<O>(scenario: &Scenario<O>, report: &RunReport) -> Layout {
             }
             EventKind::Panic { message, location } => {
                 (MarkerKind::Panic, COLOR_PANIC, "", format!("panic at {location}: {message}"))
+            }
+            EventKind::Hop { call, to } => {
+                (MarkerKind::Hop, COLOR_CONNECT, "", format!("call #{call} → node {to}"))
             }
             _ => continue,
         };

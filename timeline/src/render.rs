@@ -271,6 +271,7 @@ fn look(kind: MarkerKind) -> Look {
         MarkerKind::Panic => ("panic", "#m-cross", false, "2.5"),
         MarkerKind::HandlerLate => ("handler-late", "#m-hourglass", false, "1.2"),
         MarkerKind::HandlerLeak => ("handler-leak", "#m-hourglass", true, "0"),
+        MarkerKind::Hop => ("hop", "#m-down", false, "1.2"),
     };
     Look { class, glyph, filled, stroke_width }
 }

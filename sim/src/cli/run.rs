@@ -144,7 +144,8 @@ impl<S: System> Runner<S> {
         if mutant.is_some() {
             entry.scenario.mutant = mutant.clone();
         }
-        self.system.validate(&entry.scenario).map_err(|reason| {
+        let misplaced = crate::topology::Topology::misplaced(&self.system.nodes(), &entry.scenario);
+        misplaced.map_or_else(|| self.system.validate(&entry.scenario), Err).map_err(|reason| {
             Failure::environment(anyhow!("invalid scenario `{}`: {reason}", entry.scenario.name))
         })?;
         Ok(entry)
