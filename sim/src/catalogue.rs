@@ -167,8 +167,8 @@ pub fn cluster<O>(nodes: &[String]) -> Vec<Scenario<O>> {
             .timed(between(200, 1_200, Fault::Partition { oneway: false }))
             .timed(TimedFault::new(900, 500, Fault::CrashBounce).on(first[0])),
         busy("node-proxy")
-            .description("for 3 s a proxy in front of the second node cuts its connections and sends GOAWAY: its callers reconnect")
-            .timed(TimedFault::new(300, 3_000, Fault::ConnectionReset { after_bytes: 1_200 }).on(second))
+            .description("for 3 s a proxy in front of the second node cuts its connections after 400 bytes to the caller and sends GOAWAY: its callers reconnect")
+            .timed(TimedFault::new(300, 3_000, Fault::ConnectionReset { after_bytes: 400 }).on(second))
             .timed(TimedFault::new(300, 3_000, Fault::GoAway { after_frames: 40 }).on(second)),
     ]
 }

@@ -34,7 +34,7 @@ pub struct Totals(Arc<Mutex<BTreeMap<String, i64>>>);
 
 /// The service.
 #[derive(Debug, Clone)]
-pub struct CounterService(Totals);
+pub struct CounterService(pub Totals);
 
 #[tonic::async_trait]
 impl Counter for CounterService {
