@@ -55,6 +55,20 @@ pub struct Window {
     pub at: Option<String>,
 }
 
+impl Window {
+    /// Whether the call on `path` is inside this window's scope. In a cluster, a proxy's act on
+    /// a connection covers the calls its dialer made to the proxy's node only.
+    pub fn on_path(&self, path: &CallPath<'_>) -> bool {
+        let to_this_node = match (&self.scope, &self.at) {
+            (Scope::Connection { client, .. }, Some(node)) => {
+                path.hops.iter().any(|(from, to)| from == client && to == node)
+            }
+            _ => true,
+        };
+        self.scope.covers(path) && to_this_node
+    }
+}
+
 /// Every fault window of a run, from the injectors' acts: a network or host fault's act covers
 /// its whole window, from its start to its heal, on the link (or host) it met traffic on; a fault
 /// that met no traffic on a path has no window there. A server or proxy fault acts call by call,
@@ -327,7 +341,7 @@ pub fn check_against<S: System>(
         // it lived (a latency fault's, if one acted on its link then).
         let slowed = windows.iter().any(|w| {
             w.fault == "latency"
-                && w.scope.covers(&path)
+                && w.on_path(&path)
                 && w.start_us <= c.end_us
                 && c.start_us <= w.end_us.saturating_add(grace)
         });
@@ -418,7 +432,7 @@ fn check_status(
         let from = if missed { r.start_us } else { at };
         w.start_us <= at && from <= w.end_us.saturating_add(grace)
     };
-    let explained = windows.iter().any(|w| w.scope.covers(path) && may_cause(w, path, r.code) && overlaps(w));
+    let explained = windows.iter().any(|w| w.on_path(path) && may_cause(w, path, r.code) && overlaps(w));
     if explained {
         return;
     }
@@ -434,7 +448,7 @@ fn check_status(
     let nearest = windows.iter().min_by_key(|w| (distance(w), w.start_us)).map_or_else(
         || "no fault acted in this run".to_owned(),
         |w| {
-            let why = if !w.scope.covers(path) {
+            let why = if !w.on_path(path) {
                 "on another path".to_owned()
             } else if !may_cause(w, path, r.code) {
                 format!("which cannot cause {:?}", r.code)
@@ -503,7 +517,7 @@ fn check_deadline(
     // Only an injected status says DEADLINE_EXCEEDED before the deadline on purpose.
     let injected = |w: &Window| {
         w.fault == "trailers-only"
-            && w.scope.covers(call_path)
+            && w.on_path(call_path)
             && w.start_us <= r.end_us
             && r.end_us <= w.end_us.saturating_add(grace)
     };
