@@ -311,8 +311,7 @@ pub fn check<S: System>(
     net: &NetParams,
     run_end_us: u64,
 ) -> Vec<Violation> {
-    let topology = Topology { nodes: system.nodes(), proxied: scenario.uses_proxy(), clients: Vec::new() };
-    let windows = windows(scenario, events, net, &topology);
+    let windows = windows(scenario, events, net, &Topology::of(system.nodes(), scenario));
     check_against(system, scenario, records, events, net, &windows, run_end_us)
 }
 
@@ -345,8 +344,7 @@ pub fn check_against<S: System>(
                 && w.start_us <= c.end_us
                 && c.start_us <= w.end_us.saturating_add(grace)
         });
-        let call_path = path;
-        let path = if slowed {
+        let slack = if slowed {
             *net
         } else {
             NetParams {
@@ -354,7 +352,7 @@ pub fn check_against<S: System>(
                 ..*net
             }
         };
-        check_deadline(c, &call_path, &path, windows, grace, &mut fail);
+        check_deadline(c, &path, &slack, windows, grace, &mut fail);
         let attempts = handlers.get(&c.id).map_or(&[][..], Vec::as_slice);
         let context = CallContext { net, handler: attempts.last().copied() };
         system.check_call(r, &context, &mut fail);
@@ -497,7 +495,7 @@ fn may_cause(w: &Window, path: &CallPath<'_>, code: Code) -> bool {
 
 fn check_deadline(
     r: &CallSummary,
-    call_path: &CallPath<'_>,
+    path: &CallPath<'_>,
     net: &NetParams,
     windows: &[Window],
     grace: u64,
@@ -517,7 +515,7 @@ fn check_deadline(
     // Only an injected status says DEADLINE_EXCEEDED before the deadline on purpose.
     let injected = |w: &Window| {
         w.fault == "trailers-only"
-            && w.on_path(call_path)
+            && w.on_path(path)
             && w.start_us <= r.end_us
             && r.end_us <= w.end_us.saturating_add(grace)
     };

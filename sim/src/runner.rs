@@ -91,11 +91,7 @@ pub fn run_stepping<S: System>(
 ) -> RunReport {
     let trace = Trace::default();
     let world = World::new(scenario, seed);
-    let topology = Topology {
-        nodes: system.nodes(),
-        proxied: scenario.uses_proxy(),
-        clients: (0..scenario.clients).map(|i| format!("client-{i}")).collect(),
-    };
+    let topology = Topology::of(system.nodes(), scenario);
     let shared = ClientShared {
         system: system.clone(),
         scenario: Arc::new(scenario.clone()),

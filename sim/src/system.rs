@@ -331,14 +331,20 @@ impl<R> Default for Progress<R> {
     }
 }
 
+/// Where a client's calls go: the single server's channel, or a cluster's nodes.
+#[derive(Debug, Clone)]
+enum Route {
+    Server(SimChannel),
+    Nodes(Dialer),
+}
+
 /// One operation in progress, handed to [`System::perform`]: the channel, requests stamped
 /// with the call's deadline and id, and the record of what was sent and received.
 #[derive(Debug)]
 pub struct Call<R> {
     id: u64,
     host: Arc<str>,
-    channel: SimChannel,
-    dialer: Option<Dialer>,
+    route: Route,
     trace: Trace,
     started: tokio::time::Instant,
     deadline: Duration,
@@ -356,16 +362,19 @@ impl<R: fmt::Debug> Call<R> {
     /// cluster, to the first node. It enforces each request's `grpc-timeout` over the whole
     /// RPC, as DEADLINE_EXCEEDED.
     pub fn channel(&self) -> SimChannel {
-        match &self.dialer {
-            Some(dialer) => self.channel_to(&dialer.topology().first()),
-            None => self.channel.clone(),
+        match &self.route {
+            Route::Nodes(dialer) => self.channel_to(&dialer.topology().first()),
+            Route::Server(channel) => channel.clone(),
         }
     }
 
     /// In a cluster, a channel to node `name` (through its proxy when the scenario has proxy
     /// faults); the call's path then includes that link. With one server, the server's.
     pub fn channel_to(&self, name: &str) -> SimChannel {
-        let Some(dialer) = &self.dialer else { return self.channel.clone() };
+        let dialer = match &self.route {
+            Route::Nodes(dialer) => dialer,
+            Route::Server(channel) => return channel.clone(),
+        };
         let first = {
             let mut p = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
             let first = !p.hops.iter().any(|h| h == name);
@@ -429,8 +438,7 @@ impl<R: fmt::Debug> Call<R> {
         Self {
             id: self.id,
             host: self.host.clone(),
-            channel: self.channel.clone(),
-            dialer: self.dialer.clone(),
+            route: self.route.clone(),
             trace: self.trace.clone(),
             started: self.started,
             deadline: self.deadline,
@@ -450,8 +458,7 @@ impl<R: fmt::Debug> Clone for Call<R> {
 #[derive(Debug)]
 pub struct Caller<S> {
     system: Arc<S>,
-    channel: SimChannel,
-    dialer: Option<Dialer>,
+    route: Route,
     host: Arc<str>,
     trace: Trace,
 }
@@ -460,8 +467,7 @@ impl<S> Clone for Caller<S> {
     fn clone(&self) -> Self {
         Self {
             system: self.system.clone(),
-            channel: self.channel.clone(),
-            dialer: self.dialer.clone(),
+            route: self.route.clone(),
             host: self.host.clone(),
             trace: self.trace.clone(),
         }
@@ -471,13 +477,12 @@ impl<S> Clone for Caller<S> {
 impl<S: System> Caller<S> {
     /// A caller of `system` on `channel`, recording to `trace` as `host`.
     pub fn new(system: Arc<S>, channel: SimChannel, host: &str, trace: Trace) -> Self {
-        Self { system, channel, dialer: None, host: host.into(), trace }
+        Self { system, route: Route::Server(channel), host: host.into(), trace }
     }
 
     /// A caller of a cluster's `system`, dialing its nodes with `dialer`.
     pub fn cluster(system: Arc<S>, dialer: Dialer, trace: Trace) -> Self {
-        let channel = dialer.channel(&dialer.topology().first());
-        Self { system, channel, host: dialer.from().into(), dialer: Some(dialer), trace }
+        Self { system, host: dialer.from().into(), route: Route::Nodes(dialer), trace }
     }
 
     /// Performs one operation as `plan` says and records what it saw. Deadlines are the
@@ -492,8 +497,7 @@ impl<S: System> Caller<S> {
         let call = Call {
             id,
             host: self.host.clone(),
-            channel: self.channel.clone(),
-            dialer: self.dialer.clone(),
+            route: self.route.clone(),
             trace: self.trace.clone(),
             started: tokio::time::Instant::now(),
             deadline,

@@ -22,6 +22,12 @@ pub struct Topology {
 }
 
 impl Topology {
+    /// The hosts of a run of `scenario` on a system with these `nodes` (`System::nodes`).
+    pub fn of<O>(nodes: Vec<String>, scenario: &crate::scenario::Scenario<O>) -> Self {
+        let clients = (0..scenario.clients).map(|i| format!("client-{i}")).collect();
+        Self { nodes, proxied: scenario.uses_proxy(), clients }
+    }
+
     /// Whether the system is a cluster of named nodes.
     pub fn is_cluster(&self) -> bool {
         !self.nodes.is_empty()
@@ -94,8 +100,10 @@ impl Topology {
                 if self.is_server(y) {
                     pairs.push((x.clone(), self.dial_host(y)));
                 }
-                if self.is_server(x) {
-                    pairs.push((self.dial_host(x), y.clone()));
+                // Between two nodes without proxies both directions are the one turmoil link.
+                let back = (self.dial_host(x), y.clone());
+                if self.is_server(x) && !pairs.contains(&back) {
+                    pairs.push(back);
                 }
                 if !pairs.is_empty() {
                     out.push(Link { first: x.clone(), second: y.clone(), pairs });
@@ -117,8 +125,7 @@ impl Topology {
     /// Why `scenario` cannot run on a system with these `nodes` (`System::nodes`), if it
     /// cannot: a fault placed on a host that is not there.
     pub fn misplaced<O>(nodes: &[String], scenario: &crate::scenario::Scenario<O>) -> Option<String> {
-        let clients = (0..scenario.clients).map(|i| format!("client-{i}")).collect();
-        let topology = Topology { nodes: nodes.to_vec(), proxied: scenario.uses_proxy(), clients };
+        let topology = Topology::of(nodes.to_vec(), scenario);
         scenario.faults.iter().find_map(|f| topology.invalid(f).map(|why| format!("fault `{f}`: {why}")))
     }
 
@@ -136,8 +143,7 @@ impl Topology {
         {
             return Some(format!("`{node}` is not a node of this system ({})", self.servers().join(", ")));
         }
-        let names = fault.between.iter().flatten().flatten();
-        if let Some(name) = names.clone().find(|n| !known(n)) {
+        if let Some(name) = fault.between.iter().flatten().flatten().find(|n| !known(n)) {
             return Some(format!(
                 "`{name}` is neither a node ({}) nor a client, nor `{CLIENTS}`",
                 self.servers().join(", ")
