@@ -21,6 +21,10 @@ use crate::trace::{EventKind, Trace};
 /// The request metadata naming a call: how the server hook and the proxy tell calls apart.
 pub const CALL_ID: &str = "faultline-call";
 
+/// The request metadata a node's server adds to a call that has a deadline: the simulated time
+/// (µs) it must end by, from its `grpc-timeout` as it arrived. `Peer::request` sends the rest on.
+pub const DEADLINE: &str = "faultline-deadline";
+
 /// The port every simulated gRPC server listens on (the tutorial's).
 pub const GRPC_PORT: u16 = 50051;
 

@@ -28,6 +28,8 @@ pub struct HookAction {
     pub answer: Option<Status>,
     /// Kept alive while the handler runs.
     pub life: Option<HandlerLife>,
+    /// Headers put into the request (replacing any of the same name) before the handler sees it.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
 
 /// Asked about every call, before its handler runs.
@@ -50,6 +52,9 @@ pub fn layer(inner: GrpcService, hook: Arc<dyn CallHook>) -> GrpcService {
         }
         if let Some(life) = &action.life {
             request.extensions_mut().insert(Life(life.clone()));
+        }
+        for (name, value) in action.headers {
+            request.headers_mut().insert(name, value);
         }
         let (delay, life) = (action.delay, action.life);
         Box::pin(async move {

@@ -19,7 +19,7 @@ use crate::topology::Dialer;
 use crate::trace::{EventKind, FaultEvent, HostState, Phase, Scope, Trace, sim_now_us};
 use crate::world::World;
 
-pub use crate::net::CALL_ID;
+pub use crate::net::{CALL_ID, DEADLINE};
 
 /// The server host's name.
 pub const HOST: &str = "server";
@@ -184,6 +184,11 @@ impl CallHook for SimHook {
             self.live.fetch_add(1, Ordering::SeqCst);
             let (host, trace, live) = (self.host.clone(), self.trace.clone(), self.live.clone());
             action.life = Some(Arc::new(HandlerWatch { host, call, trace, live }));
+        }
+        // When the call must end, for the calls its handler makes to other nodes.
+        if let Some(timeout) = faultline_wire::deadline::timeout_of(request) {
+            let by = now_us.saturating_add(u64::try_from(timeout.as_micros()).unwrap_or(u64::MAX));
+            action.headers.push((http::HeaderName::from_static(DEADLINE), http::HeaderValue::from(by)));
         }
         action
     }

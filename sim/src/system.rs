@@ -25,7 +25,7 @@ use crate::net::{InTask, SimChannel};
 use crate::scenario::Scenario;
 pub use faultline_model::report::CallSummary;
 
-use crate::server::CALL_ID;
+use crate::server::{CALL_ID, DEADLINE};
 use crate::topology::Dialer;
 use crate::trace::{EventKind, Trace, sim_now_us};
 
@@ -249,11 +249,17 @@ impl Peer {
 
     /// `message` as a request made for the call whose request carried `incoming`: it carries
     /// that call's id, and the hop is recorded, so a fault on this link is attributed to the
-    /// client's call (and only to the calls that crossed it). Set its deadline yourself
-    /// (`set_timeout`).
+    /// client's call (and only to the calls that crossed it). It carries what is left of that
+    /// call's deadline too, as gRPC propagates deadlines (zero once it has passed);
+    /// `set_timeout` replaces it.
     pub fn request<T>(&self, incoming: &MetadataMap, message: T) -> Request<T> {
         let mut request = Request::new(message);
-        let call = incoming.get(CALL_ID).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        let number =
+            |name: &str| incoming.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        if let Some(by) = number(DEADLINE) {
+            request.set_timeout(Duration::from_micros(by.saturating_sub(sim_now_us())));
+        }
+        let call = number(CALL_ID);
         if let Some(call) = call {
             request.metadata_mut().insert(CALL_ID, MetadataValue::from(call));
             self.trace.record(&self.from, EventKind::Hop { call, to: self.to.to_string() });

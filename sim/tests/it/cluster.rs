@@ -281,3 +281,105 @@ fn an_act_between_two_nodes_excuses_only_the_calls_that_crossed_it() {
     assert_eq!(blamed, vec![Some(2)], "{violations:?}");
     assert!(violations[0].detail.contains("on another path"), "{}", violations[0].detail);
 }
+
+/// Deadline propagation. Node `a` waits, then asks `b` with `Peer::request` and sets no timeout
+/// of its own; `b` answers with the deadline its server took from the `grpc-timeout` it was sent.
+/// `drop_deadline` forwards without it, as a node that builds its timeout-free request would.
+struct Propagate {
+    drop_deadline: bool,
+}
+
+/// How long node `a` works before it asks `b`: far longer than the network's latency, so a
+/// forwarded timeout that was not shortened by it shows.
+const WORK: Duration = Duration::from_millis(300);
+
+#[derive(Clone)]
+struct Asker {
+    next: Option<Peer>,
+    drop_deadline: bool,
+}
+
+#[tonic::async_trait]
+impl Greeter for Asker {
+    async fn say_hello(&self, request: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
+        let Some(peer) = &self.next else {
+            let by = request.metadata().get(faultline_sim::net::DEADLINE).and_then(|v| v.to_str().ok());
+            return Ok(Response::new(HelloReply { message: by.unwrap_or("none").to_owned() }));
+        };
+        tokio::time::sleep(WORK).await;
+        let mut forward = peer.request(request.metadata(), request.get_ref().clone());
+        if self.drop_deadline {
+            forward.metadata_mut().remove("grpc-timeout");
+        }
+        GreeterClient::new(peer.channel()).say_hello(forward).await
+    }
+
+    async fn say_hello_again(&self, request: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
+        self.say_hello(request).await
+    }
+}
+
+impl System for Propagate {
+    type Op = String;
+    type Reply = String;
+
+    fn nodes(&self) -> Vec<String> {
+        ["a", "b"].map(String::from).to_vec()
+    }
+
+    fn routes(&self, start: &ServerStart) -> Routes {
+        let next = (start.node == "a").then(|| start.peer("b"));
+        Routes::new(GreeterServer::new(Asker { next, drop_deadline: self.drop_deadline }))
+    }
+
+    fn generate(&self, rng: &mut ChaCha8Rng) -> String {
+        format!("n{}", rng.random_range(0..100))
+    }
+
+    async fn perform(&self, name: String, call: Call<String>) -> Result<(), Status> {
+        call.sent(&name);
+        let reply = GreeterClient::new(call.channel()).say_hello(call.request(HelloRequest { name })).await?;
+        call.received(reply.into_inner().message);
+        Ok(())
+    }
+
+    /// `b` must end the call by the client's deadline, give or take the time the requests took to
+    /// travel (a relative timeout starts when it arrives).
+    fn check_call(
+        &self,
+        record: &CallRecord<String, String>,
+        context: &CallContext<'_>,
+        fail: &mut dyn FnMut(Property, String),
+    ) {
+        let client = record.call.start_us + record.call.deadline_us;
+        // Two hops, and a tick of the simulated clock.
+        let slack = 2 * context.net.max_latency.as_micros() as u64 + context.net.tick.as_micros() as u64;
+        for reply in &record.replies {
+            match reply.parse::<u64>() {
+                Ok(by) if (client..=client + slack).contains(&by) => {}
+                _ => fail(
+                    Property::Oracle("deadline propagated"),
+                    format!("b was to end the call by {reply}, the client by {client}"),
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_peer_request_carries_what_is_left_of_the_clients_deadline() {
+    let scenario =
+        Scenario::new("propagate").clients(2).calls_per_client(10).deadline(Duration::from_secs(2));
+    let system = Arc::new(Propagate { drop_deadline: false });
+    for seed in 0..2 {
+        let report = run(&system, &scenario, seed);
+        assert!(report.passed(), "seed {seed}: {:?}", report.violations);
+        assert_eq!(report.failed_calls, 0, "seed {seed}");
+        assert_eq!(report.calls, 20);
+    }
+    // The oracle sees a deadline that was not passed on.
+    let system = Arc::new(Propagate { drop_deadline: true });
+    let report = run(&system, &scenario, 0);
+    assert_eq!(report.violations.len(), 20, "{:?}", report.violations);
+    assert!(report.violations.iter().all(|v| v.detail.contains("by none")), "{:?}", report.violations);
+}
