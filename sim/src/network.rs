@@ -84,21 +84,19 @@ impl NetworkInjector {
         }
     }
 
-    /// The links `fault` acts on: with one server, every client's link to the host clients
-    /// dial (the server or its proxy); in a cluster, its `between`.
+    /// The links `fault` acts on ([`Topology::links`]), named as its acts name them: with one
+    /// server, by client; in a cluster, by the two hosts.
     fn links(&self, fault: &TimedFault) -> Vec<Link> {
-        if self.topology.is_cluster() {
-            let links = self.topology.links(fault).into_iter();
-            return links
-                .map(|l| Link { scope: Scope::between(&l.first, &l.second), pairs: l.pairs })
-                .collect();
-        }
-        let target = self.topology.dial_host(crate::server::HOST);
-        let clients = self.topology.clients.iter();
-        clients
-            .map(|c| Link {
-                scope: Scope::Link { client: c.clone() },
-                pairs: vec![(target.clone(), c.clone())],
+        let cluster = self.topology.is_cluster();
+        let links = self.topology.links(fault).into_iter();
+        links
+            .map(|l| Link {
+                scope: if cluster {
+                    Scope::between(&l.first, &l.second)
+                } else {
+                    Scope::Link { client: l.second }
+                },
+                pairs: l.pairs,
             })
             .collect()
     }

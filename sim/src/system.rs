@@ -259,8 +259,7 @@ impl Peer {
         if let Some(by) = number(DEADLINE) {
             request.set_timeout(Duration::from_micros(by.saturating_sub(sim_now_us())));
         }
-        let call = number(CALL_ID);
-        if let Some(call) = call {
+        if let Some(call) = number(CALL_ID) {
             request.metadata_mut().insert(CALL_ID, MetadataValue::from(call));
             self.trace.record(&self.from, EventKind::Hop { call, to: self.to.to_string() });
         }

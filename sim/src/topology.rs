@@ -87,11 +87,12 @@ impl Topology {
         out
     }
 
-    /// The links a network fault acts on in a cluster.
+    /// The links a network fault acts on: those of its `between`, or else every server's link
+    /// to every client.
     pub fn links(&self, fault: &TimedFault) -> Vec<Link> {
         let [first, second] = match &fault.between {
             Some([a, b]) => [self.side(a), self.side(b)],
-            None => [self.nodes.clone(), self.clients.clone()],
+            None => [self.servers(), self.clients.clone()],
         };
         let mut out = Vec::new();
         for x in &first {
@@ -153,7 +154,7 @@ impl Topology {
     }
 }
 
-/// A link a network fault acts on in a cluster: a host of its first side, one of its second, and
+/// A link a network fault acts on: a host of its first side, one of its second, and
 /// the physical host pairs that carry their traffic, each oriented from the first side to the
 /// second (a proxy carries its node's side).
 #[derive(Debug, Clone, PartialEq, Eq)]
